@@ -1,0 +1,1 @@
+"""buckypaper-os: confidential computing for OpenStack."""

@@ -1,0 +1,9 @@
+"""oslo.config options of buckypaper-os, one module per group."""
+
+from oslo_config import cfg
+
+from buckypaper_os.conf import attestation
+
+CONF = cfg.CONF
+
+attestation.register_opts(CONF)

@@ -1,0 +1,11 @@
+"""Entry point of oslo-config-generator (namespace ``buckypaper_os``)."""
+
+from buckypaper_os.conf import attestation
+
+_MODULES = (attestation,)
+
+
+def list_opts():
+    """All option groups of buckypaper-os as (group, options) pairs."""
+    return [(group, opts) for module in _MODULES
+            for group, opts in module.list_opts().items()]
