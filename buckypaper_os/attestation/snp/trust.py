@@ -1,0 +1,50 @@
+"""Trust anchors for SEV-SNP: the ARK, ASK and ASVK of each product.
+
+The default store holds only AMD's pinned certificates (:mod:`..roots`).
+Another store (a test PKI, a simulated TEE) is trusted only where it is
+passed explicitly.
+"""
+
+import dataclasses
+import typing
+
+from cryptography import x509
+
+from buckypaper_os.attestation import roots
+from buckypaper_os.attestation.snp import abi
+
+
+@dataclasses.dataclass(frozen=True)
+class Anchors:
+    """The root (ARK) and the intermediates (ASK for VCEKs, ASVK for
+    VLEKs) of one product."""
+
+    ark: x509.Certificate
+    ask: x509.Certificate
+    asvk: typing.Optional[x509.Certificate] = None
+
+    def issuer(self, kind: str) -> typing.Optional[x509.Certificate]:
+        """The intermediate that issues ``kind`` ("vcek" or "vlek")."""
+        return self.asvk if kind == 'vlek' else self.ask
+
+    @property
+    def all(self) -> typing.Tuple[x509.Certificate, ...]:
+        return tuple(c for c in (self.ark, self.ask, self.asvk) if c)
+
+
+class TrustStore:
+    """Anchors per product name ("Milan", "Genoa", "Turin")."""
+
+    def __init__(self, anchors: typing.Mapping[str, Anchors]) -> None:
+        self._anchors = dict(anchors)
+
+    def get(self, product: typing.Optional[str]) -> typing.Optional[Anchors]:
+        """The anchors of ``product``, or None if it has none."""
+        return self._anchors.get(product)
+
+
+def pinned() -> TrustStore:
+    """AMD's production ARK / ASK / ASVK for Milan, Genoa and Turin."""
+    return TrustStore({p: Anchors(roots.amd('ark', p), roots.amd('ask', p),
+                                  roots.amd('asvk', p))
+                       for p in abi.PRODUCTS})
