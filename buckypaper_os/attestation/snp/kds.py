@@ -27,7 +27,7 @@ import dataclasses
 import functools
 import typing
 
-from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.snp import abi
@@ -39,7 +39,8 @@ class Found:
     """The certificates and CRL found for one report."""
 
     signers: typing.Tuple[certs_mod.SigningCert, ...] = ()
-    others: typing.Tuple[x509.Certificate, ...] = ()
+    #: DER of the other certificates (ASK / ASVK / ARK, presumably).
+    others: typing.Tuple[bytes, ...] = ()
 
     def signer(self, report: abi.Report
                ) -> typing.Optional[certs_mod.SigningCert]:
@@ -83,7 +84,8 @@ def _split(blobs: typing.Tuple[bytes, ...]) -> Found:
     return Found(
         signers=tuple(certs_mod.signing_cert(c) for c in loaded
                       if certs_mod.is_signing_cert(c)),
-        others=tuple(c for c in loaded if not certs_mod.is_signing_cert(c)))
+        others=tuple(c.public_bytes(serialization.Encoding.DER)
+                     for c in loaded if not certs_mod.is_signing_cert(c)))
 
 
 def cache_path(product: str, chip_id: bytes, tcb: typing.Mapping[str, int]

@@ -6,9 +6,11 @@ passed explicitly.
 """
 
 import dataclasses
+import functools
 import typing
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from buckypaper_os.attestation import roots
 from buckypaper_os.attestation.snp import abi
@@ -27,9 +29,12 @@ class Anchors:
         """The intermediate that issues ``kind`` ("vcek" or "vlek")."""
         return self.asvk if kind == 'vlek' else self.ask
 
-    @property
-    def all(self) -> typing.Tuple[x509.Certificate, ...]:
-        return tuple(c for c in (self.ark, self.ask, self.asvk) if c)
+    @functools.cached_property
+    def der(self) -> typing.Dict[str, bytes]:
+        """DER of each anchor by role ("ark", "vcek" / "vlek" issuer)."""
+        roles = {'ark': self.ark, 'vcek': self.ask, 'vlek': self.asvk}
+        return {role: cert.public_bytes(serialization.Encoding.DER)
+                for role, cert in roles.items() if cert is not None}
 
 
 class TrustStore:

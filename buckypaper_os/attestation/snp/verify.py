@@ -50,7 +50,7 @@ def verify(report: abi.Report, product: typing.Optional[str],
             'no trusted AMD root for product %s' % (product or 'unknown')])
     issuer = anchors.issuer(report.signing_key)
     reasons = list(_chain(signer, report.signing_key, product, anchors,
-                          issuer, found.others))
+                          found.others))
     reasons += _matches_report(signer, report, product)
     if report.mask_chip_key:
         reasons.append('the report is not signed by the chip '
@@ -77,23 +77,23 @@ def _signature_ok(signer: certs_mod.SigningCert, report: abi.Report) -> bool:
 
 
 def _chain(signer: certs_mod.SigningCert, kind: str, product: str,
-           anchors: trust_mod.Anchors,
-           issuer: typing.Optional[x509.Certificate],
-           supplied: typing.Tuple[x509.Certificate, ...]
+           anchors: trust_mod.Anchors, supplied: typing.Tuple[bytes, ...]
            ) -> typing.Tuple[str, ...]:
-    return _chain_cached(signer.cert, kind, product, anchors.ark,
-                         issuer, supplied, anchors.all)
+    der = anchors.der
+    return _chain_cached(signer.der, kind, product, der['ark'],
+                         der.get(kind), supplied,
+                         frozenset(der.values()))
 
 
 @functools.lru_cache(maxsize=1024)
-def _chain_cached(signer_cert: x509.Certificate, kind: str, product: str,
-                  ark: x509.Certificate,
-                  issuer: typing.Optional[x509.Certificate],
-                  supplied: typing.Tuple[x509.Certificate, ...],
-                  pinned: typing.Tuple[x509.Certificate, ...]
-                  ) -> typing.Tuple[str, ...]:
+def _chain_cached(signer_der: bytes, kind: str, product: str,
+                  ark_der: bytes, issuer_der: typing.Optional[bytes],
+                  supplied: typing.Tuple[bytes, ...],
+                  pinned: typing.FrozenSet[bytes]) -> typing.Tuple[str, ...]:
     """Reasons the signer's chain fails (cached by content)."""
-    signer = certs_mod.signing_cert(signer_cert)
+    signer = certs_mod.signing_cert(x509.load_der_x509_certificate(signer_der))
+    ark = x509.load_der_x509_certificate(ark_der)
+    issuer = issuer_der and x509.load_der_x509_certificate(issuer_der)
     name = kind.upper()
     reasons = []
     if signer.kind != kind:
@@ -114,11 +114,11 @@ def _chain_cached(signer_cert: x509.Certificate, kind: str, product: str,
     if not x509util.signed_by(ark, ark):
         reasons.append('the ARK %s is not self-signed'
                        % x509util.common_name(ark))
-    for cert in supplied:
-        if cert not in pinned:
+    for der in supplied:
+        if der not in pinned:
             reasons.append('certificate %s is not the trusted AMD '
-                           'certificate for %s'
-                           % (x509util.common_name(cert), product))
+                           'certificate for %s' % (x509util.common_name(
+                               x509.load_der_x509_certificate(der)), product))
     return tuple(reasons)
 
 
