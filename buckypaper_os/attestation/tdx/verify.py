@@ -1,0 +1,119 @@
+"""Cryptographic checks of a TDX quote and its PCK certificate chain.
+
+* the quote's ECDSA P-256 signature over header and body, with the
+  attestation key;
+* the QE report's signature, with the PCK certificate key;
+* QE REPORTDATA = SHA-256(attestation key || QE auth data) || 32 zeros;
+* PCK certificate <- PCK CA <- a trusted root, the chain ending in that
+  root (by default only the pinned Intel SGX Root CA).
+
+Everything but the quote signature depends only on the platform's QE
+report and certificates, which are the same for all its quotes; that part
+is cached by content, so a warm verification costs one P-256 verify.
+"""
+
+import functools
+import hashlib
+import hmac
+import typing
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import utils
+
+from buckypaper_os.attestation import roots
+from buckypaper_os.attestation import x509util
+from buckypaper_os.attestation.tdx import abi
+from buckypaper_os.attestation.tdx import pck
+
+#: Trusted root certificates; chains must end in one of them.
+TrustStore = typing.Tuple[x509.Certificate, ...]
+
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
+
+def default_trust() -> TrustStore:
+    """Only the pinned Intel SGX Root CA."""
+    return (roots.intel_sgx_root(),)
+
+
+def quote(q: abi.Quote, chain: pck.PckChain,
+          trust: TrustStore) -> typing.List[str]:
+    """Reasons the quote does not verify (empty when it does)."""
+    reasons = []
+    key = _p256_key(q.attestation_key)
+    if key is None or not ecdsa_p256(key, q.signature, q.signed):
+        reasons.append('quote signature does not verify with its '
+                       'attestation key')
+    reasons.extend(_platform(q.qe_report.raw, q.qe_report_signature,
+                             q.attestation_key, q.qe_auth_data, chain,
+                             trust))
+    return reasons
+
+
+@functools.lru_cache(maxsize=1024)
+def _platform(qe_report: bytes, qe_report_signature: bytes,
+              attestation_key: bytes, qe_auth_data: bytes,
+              chain: pck.PckChain,
+              trust: TrustStore) -> typing.Tuple[str, ...]:
+    reasons = []
+    leaf_key = chain.leaf.public_key()
+    if not (isinstance(leaf_key, ec.EllipticCurvePublicKey)
+            and isinstance(leaf_key.curve, ec.SECP256R1)
+            and ecdsa_p256(leaf_key, qe_report_signature, qe_report)):
+        reasons.append('QE report signature does not verify with the PCK '
+                       'certificate key')
+    binding = hashlib.sha256(attestation_key + qe_auth_data).digest()
+    if not hmac.compare_digest(binding + bytes(32), qe_report[320:384]):
+        reasons.append('QE report does not bind the attestation key')
+    problem = chain_problem((chain.leaf,) + chain.issuers, trust, 'PCK')
+    if problem:
+        reasons.append(problem)
+    return tuple(reasons)
+
+
+def chain_problem(certs: typing.Sequence[x509.Certificate],
+                  trust: TrustStore, what: str) -> typing.Optional[str]:
+    """Why ``certs`` (leaf first) is not a chain to a trusted root, or None.
+
+    The last certificate must be a trusted root itself (trust comes from the
+    trust store, never from the chain) and each issuer must be a CA.
+    """
+    if len(certs) < 2:
+        return '%s certificate chain lacks its root' % what
+    if certs[-1] not in trust:
+        return '%s certificate chain does not end in a trusted root' % what
+    for cert, issuer in zip(certs, certs[1:]):
+        if not (_is_ca(issuer) and x509util.signed_by(cert, issuer)):
+            return '%s is not issued by %s' % (
+                x509util.common_name(cert), x509util.common_name(issuer))
+    return None
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(
+            x509.BasicConstraints).value.ca
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+
+
+@functools.lru_cache(maxsize=1024)
+def _p256_key(raw: bytes) -> typing.Optional[ec.EllipticCurvePublicKey]:
+    """The attestation key (X || Y), or None if not a P-256 point."""
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(
+            ec.SECP256R1(), b'\x04' + raw)
+    except ValueError:
+        return None
+
+
+def ecdsa_p256(key: ec.EllipticCurvePublicKey, signature: bytes,
+               data: bytes) -> bool:
+    """Verify a raw R || S (2 x 32 bytes, big-endian) ECDSA-SHA256 signature."""
+    if len(signature) != 64:
+        return False
+    der = utils.encode_dss_signature(int.from_bytes(signature[:32], 'big'),
+                                     int.from_bytes(signature[32:], 'big'))
+    return x509util.verify_signature(key, der, data, _ECDSA_SHA256, None)
