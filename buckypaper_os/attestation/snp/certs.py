@@ -21,6 +21,7 @@ from pyasn1.type import univ
 from buckypaper_os.attestation.snp import abi
 
 _AMD = '1.3.6.1.4.1.3704.1.'
+STRUCT_VERSION = _AMD + '1'
 PRODUCT_NAME = _AMD + '2'
 HWID = _AMD + '4'
 CSP_ID = _AMD + '5'
