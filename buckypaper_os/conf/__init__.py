@@ -3,7 +3,9 @@
 from oslo_config import cfg
 
 from buckypaper_os.conf import attestation
+from buckypaper_os.conf import nitride
 
 CONF = cfg.CONF
 
 attestation.register_opts(CONF)
+nitride.register_opts(CONF)

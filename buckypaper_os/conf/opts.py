@@ -1,8 +1,9 @@
 """Entry point of oslo-config-generator (namespace ``buckypaper_os``)."""
 
 from buckypaper_os.conf import attestation
+from buckypaper_os.conf import nitride
 
-_MODULES = (attestation,)
+_MODULES = (attestation, nitride)
 
 
 def list_opts():

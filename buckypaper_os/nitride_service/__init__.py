@@ -1,0 +1,1 @@
+"""Nitride: the attestation verifier service."""
