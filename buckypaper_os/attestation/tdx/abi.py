@@ -177,14 +177,14 @@ def parse(data: bytes) -> Quote:
     attestation_key = sig_data.take(64, 'attestation key')
     qe_data = _cert_data(sig_data, CERT_TYPE_QE_REPORT, 'QE certification')
     sig_data.done('signature data')
-    qe_report = _qe_report(qe_data.take(QE_REPORT_SIZE, 'QE report'))
+    qe = qe_report(qe_data.take(QE_REPORT_SIZE, 'QE report'))
     qe_report_signature = qe_data.take(64, 'QE report signature')
     qe_auth_data = qe_data.take(qe_data.u16('QE auth data size'),
                                 'QE auth data')
     pck = _cert_data(qe_data, CERT_TYPE_PCK_CHAIN, 'PCK certification')
     qe_data.done('QE certification data')
     return Quote(header, body_type, report, signed, signature,
-                 attestation_key, qe_report, qe_report_signature,
+                 attestation_key, qe, qe_report_signature,
                  qe_auth_data, pck.take(pck.end, 'PCK chain'))
 
 
@@ -212,7 +212,8 @@ _TD_FIELDS = ((0, 16), (16, 48), (64, 48), (112, 8), (120, 8), (128, 8),
               (376, 48), (424, 48), (472, 48), (520, 64))
 
 
-def _qe_report(raw: bytes) -> QeReport:
+def qe_report(raw: bytes) -> QeReport:
+    """Parse the 384-byte QE report (SGX REPORTBODY)."""
     return QeReport(raw=raw, cpu_svn=raw[0:16],
                     misc_select=_U32.unpack_from(raw, 16)[0],
                     attributes=raw[48:64], mr_enclave=raw[64:96],

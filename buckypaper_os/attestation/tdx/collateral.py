@@ -96,22 +96,24 @@ def read(source) -> typing.Optional[typing.Tuple[
 
 
 def appraise(files: typing.Tuple[typing.Optional[bytes], ...],
-             q: abi.Quote, chain: pck.PckChain,
-             trust: verify.TrustStore) -> Appraisal:
+             q: abi.Quote, trust: verify.TrustStore) -> Appraisal:
     """Check the collateral against the quote; cached by content."""
     missing = [name for name, data in zip(FILES, files) if data is None]
     if missing:
         return Appraisal(('incomplete collateral, missing: %s'
                           % ', '.join(missing),), None, ())
     return _appraise(files, q.report.tee_tcb_svn, q.report.mr_signer_seam,
-                     q.report.seam_attributes, q.qe_report, chain, trust)
+                     q.report.seam_attributes, q.qe_report.raw,
+                     q.pck_chain, trust)
 
 
 @functools.lru_cache(maxsize=64)
 def _appraise(files: typing.Tuple[bytes, ...], tee_tcb_svn: bytes,
               mr_signer_seam: bytes, seam_attributes: bytes,
-              qe_report: abi.QeReport, chain: pck.PckChain,
+              qe_report_raw: bytes, pck_chain: bytes,
               trust: verify.TrustStore) -> Appraisal:
+    chain = pck.chain(pck_chain)
+    qe_report = abi.qe_report(qe_report_raw)
     (tcb_body, tcb_chain, qe_body, qe_chain, pck_crl_der, pck_crl_chain,
      root_crl_der) = files
     tcb_info, tcb_signed, tcb_sig = signed_json(tcb_body, 'tcbInfo')

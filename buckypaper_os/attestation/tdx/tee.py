@@ -28,7 +28,7 @@ class TDX(tee.TEE):
     def __init__(self, trust: typing.Optional[
             typing.Iterable[x509.Certificate]] = None) -> None:
         self._trust = (verify.default_trust() if trust is None
-                       else tuple(trust))
+                       else verify.TrustStore(trust))
 
     def recognizes(self, evidence: bytes) -> bool:
         return abi.looks_like_quote(evidence)
@@ -46,13 +46,13 @@ class TDX(tee.TEE):
         q = abi.parse(evidence)
         chain = pck.chain(q.pck_chain)
         claims = abi.claims(q, chain.extensions.fmspc)
-        reasons = verify.quote(q, chain, self._trust)
+        reasons = verify.quote(q, self._trust)
         windows = _chain_windows(chain)
         tcb_status = None
         files = (collateral_mod.read(collateral) if collateral is not None
                  else None)
         if files is not None and not reasons:
-            appraisal = collateral_mod.appraise(files, q, chain, self._trust)
+            appraisal = collateral_mod.appraise(files, q, self._trust)
             reasons = list(appraisal.reasons)
             windows += appraisal.windows
             tcb_status = appraisal.tcb_status

@@ -27,19 +27,30 @@ from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.tdx import abi
 from buckypaper_os.attestation.tdx import pck
 
-#: Trusted root certificates; chains must end in one of them.
-TrustStore = typing.Tuple[x509.Certificate, ...]
-
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
+class TrustStore:
+    """Trusted root certificates; chains must end in one of them.
+
+    Hashed by identity, so caches keyed on a store cost nothing to look up
+    and never mix results of different stores.
+    """
+
+    def __init__(self, certs: typing.Iterable[x509.Certificate]) -> None:
+        self.certs = tuple(certs)
+
+    def __contains__(self, cert: x509.Certificate) -> bool:
+        return cert in self.certs
+
+
+@functools.lru_cache(maxsize=None)
 def default_trust() -> TrustStore:
     """Only the pinned Intel SGX Root CA."""
-    return (roots.intel_sgx_root(),)
+    return TrustStore((roots.intel_sgx_root(),))
 
 
-def quote(q: abi.Quote, chain: pck.PckChain,
-          trust: TrustStore) -> typing.List[str]:
+def quote(q: abi.Quote, trust: TrustStore) -> typing.List[str]:
     """Reasons the quote does not verify (empty when it does)."""
     reasons = []
     key = _p256_key(q.attestation_key)
@@ -47,7 +58,7 @@ def quote(q: abi.Quote, chain: pck.PckChain,
         reasons.append('quote signature does not verify with its '
                        'attestation key')
     reasons.extend(_platform(q.qe_report.raw, q.qe_report_signature,
-                             q.attestation_key, q.qe_auth_data, chain,
+                             q.attestation_key, q.qe_auth_data, q.pck_chain,
                              trust))
     return reasons
 
@@ -55,9 +66,9 @@ def quote(q: abi.Quote, chain: pck.PckChain,
 @functools.lru_cache(maxsize=1024)
 def _platform(qe_report: bytes, qe_report_signature: bytes,
               attestation_key: bytes, qe_auth_data: bytes,
-              chain: pck.PckChain,
-              trust: TrustStore) -> typing.Tuple[str, ...]:
+              pck_chain: bytes, trust: TrustStore) -> typing.Tuple[str, ...]:
     reasons = []
+    chain = pck.chain(pck_chain)
     leaf_key = chain.leaf.public_key()
     if not (isinstance(leaf_key, ec.EllipticCurvePublicKey)
             and isinstance(leaf_key.curve, ec.SECP256R1)
