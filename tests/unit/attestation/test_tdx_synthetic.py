@@ -257,7 +257,7 @@ def test_signature_over_body_and_qe_binding(pki):
     lambda q: b'\x03' + q[1:],           # version 3
     lambda q: q[:4] + b'\x00' + q[5:],   # TEE type SGX
     lambda q: q[:2] + b'\x03' + q[3:],   # key type 3 (ECDSA P-384)
-    lambda q: q[:636] + b'\x05' + q[637:],  # QE certification data type
+    lambda q: q[:764] + b'\x05' + q[765:],  # QE certification data type
 ], ids=['header', 'body', 'chain', 'version', 'tee', 'key', 'certtype'])
 def test_malformed_quotes(pki, mutation):
     with pytest.raises(attestation.EvidenceError):
