@@ -1,0 +1,1 @@
+"""Nitride's persistence: models, migrations and the database API."""

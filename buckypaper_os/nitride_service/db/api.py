@@ -1,0 +1,308 @@
+"""Database API of Nitride: the only code that touches its tables.
+
+Workers keep no state of their own: every function opens its own
+transaction on the engine of ``[database] connection``, so any number of
+processes sharing the database behave as one. Rows come back as plain dicts.
+The audit log has no update or delete function.
+"""
+
+import datetime
+import hashlib
+import hmac
+import secrets
+import threading
+import typing
+
+from oslo_db.sqlalchemy import engines
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from buckypaper_os import conf as bp_conf
+from buckypaper_os.nitride_service.db import models
+
+CONF = bp_conf.CONF
+
+NONCE_BYTES = 32
+#: Lengths in hex digits of SNP host_data (32 bytes), TDX mr_config_id (48).
+BINDING_HEX_LENGTHS = (64, 96)
+
+_ENGINE: typing.Optional[sa.Engine] = None
+_LOCK = threading.Lock()
+
+
+class NonceRefused(Exception):
+    """A nonce cannot be consumed; the message says why."""
+
+
+def get_engine() -> sa.Engine:
+    """The process's engine for ``[database]``, created on first use."""
+    global _ENGINE
+    with _LOCK:
+        if _ENGINE is None:
+            db = CONF.database
+            _ENGINE = engines.create_engine(
+                db.connection, sqlite_fk=True,
+                sqlite_synchronous=db.sqlite_synchronous,
+                mysql_sql_mode=db.mysql_sql_mode,
+                mysql_wsrep_sync_wait=db.mysql_wsrep_sync_wait,
+                connection_recycle_time=db.connection_recycle_time,
+                connection_debug=db.connection_debug,
+                max_pool_size=db.max_pool_size,
+                max_overflow=db.max_overflow,
+                pool_timeout=db.pool_timeout,
+                connection_trace=db.connection_trace,
+                max_retries=db.max_retries,
+                retry_interval=db.retry_interval,
+                connection_parameters=db.connection_parameters)
+        return _ENGINE
+
+
+def dispose_engine() -> None:
+    """Forget the engine, e.g. after a fork or a configuration change."""
+    global _ENGINE
+    with _LOCK:
+        if _ENGINE is not None:
+            _ENGINE.dispose()
+            _ENGINE = None
+
+
+def _session() -> orm.Session:
+    return orm.Session(get_engine(), expire_on_commit=False)
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _as_dict(row: typing.Optional[models.Base]) -> typing.Optional[dict]:
+    if row is None:
+        return None
+    return {column.key: getattr(row, column.key)
+            for column in sa.inspect(row).mapper.column_attrs}
+
+
+def _delete(model: type, instance_uuid: str) -> bool:
+    with _session() as session, session.begin():
+        result = session.execute(
+            sa.delete(model).where(model.instance_uuid == instance_uuid))
+        return result.rowcount > 0
+
+
+# Reference values
+
+
+def reference_set(instance_uuid: str, project_id: str, tee: str,
+                  measurements: typing.List[str], policy: dict) -> None:
+    """Register (or replace) what an instance's evidence must show."""
+    now = _utcnow()
+    with _session() as session, session.begin():
+        row = session.get(models.ReferenceValue, instance_uuid)
+        if row is None:
+            row = models.ReferenceValue(instance_uuid=instance_uuid,
+                                        created_at=now)
+            session.add(row)
+        else:
+            row.updated_at = now
+        row.project_id = project_id
+        row.tee = tee
+        row.measurements = list(measurements)
+        row.policy = dict(policy)
+
+
+def reference_get(instance_uuid: str) -> typing.Optional[dict]:
+    """The reference values of an instance, or ``None``."""
+    with _session() as session:
+        return _as_dict(session.get(models.ReferenceValue, instance_uuid))
+
+
+def reference_delete(instance_uuid: str) -> bool:
+    """Remove an instance's reference values; false if there were none."""
+    return _delete(models.ReferenceValue, instance_uuid)
+
+
+# Instance bindings
+
+
+def _binding_hex(binding: str) -> str:
+    value = binding.lower()
+    if len(value) not in BINDING_HEX_LENGTHS:
+        raise ValueError('a binding is 32 (host_data) or 48 (mr_config_id) '
+                         'bytes of hex')
+    bytes.fromhex(value)
+    return value
+
+
+def binding_create(instance_uuid: str, project_id: str, tee: str,
+                   binding: str) -> None:
+    """Record the host_data / mr_config_id (hex) Nova gave an instance.
+
+    An instance has one binding for life: a second one raises oslo.db's
+    ``DBDuplicateEntry``.
+    """
+    with _session() as session, session.begin():
+        session.add(models.InstanceBinding(
+            instance_uuid=instance_uuid, project_id=project_id, tee=tee,
+            binding=_binding_hex(binding), created_at=_utcnow()))
+
+
+def binding_get(instance_uuid: str) -> typing.Optional[dict]:
+    """The binding of an instance, or ``None``."""
+    with _session() as session:
+        return _as_dict(session.get(models.InstanceBinding, instance_uuid))
+
+
+def binding_matches(instance_uuid: str, binding: str) -> bool:
+    """Whether ``binding`` (hex) is the instance's, in constant time."""
+    row = binding_get(instance_uuid)
+    if row is None:
+        return False
+    return hmac.compare_digest(row['binding'].encode('ascii'),
+                               binding.lower().encode('ascii'))
+
+
+def binding_delete(instance_uuid: str) -> bool:
+    """Remove an instance's binding; false if there was none."""
+    return _delete(models.InstanceBinding, instance_uuid)
+
+
+# Nonces
+
+
+def _nonce_hash(nonce: bytes) -> str:
+    return hashlib.sha256(nonce).hexdigest()
+
+
+def nonce_create(instance_uuid: str, lifetime: int,
+                 now: typing.Optional[datetime.datetime] = None) -> bytes:
+    """A fresh random nonce for an instance, valid ``lifetime`` seconds.
+
+    Only its SHA-256 is stored: the lookup compares digests of
+    attacker-chosen input, never the secret value itself.
+    """
+    now = now or _utcnow()
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    with _session() as session, session.begin():
+        session.add(models.Nonce(
+            value_hash=_nonce_hash(nonce), instance_uuid=instance_uuid,
+            issued_at=now,
+            expires_at=now + datetime.timedelta(seconds=lifetime),
+            used=False))
+    return nonce
+
+
+def nonce_consume(instance_uuid: str, nonce: bytes,
+                  now: typing.Optional[datetime.datetime] = None) -> None:
+    """Use up a nonce issued to ``instance_uuid``, or raise NonceRefused.
+
+    One conditional UPDATE marks it used, so of any number of workers
+    consuming the same nonce at once exactly one succeeds.
+    """
+    now = now or _utcnow()
+    value_hash = _nonce_hash(nonce)
+    with _session() as session, session.begin():
+        result = session.execute(
+            sa.update(models.Nonce)
+            .where(models.Nonce.value_hash == value_hash,
+                   models.Nonce.instance_uuid == instance_uuid,
+                   models.Nonce.used == sa.false(),
+                   models.Nonce.expires_at > now)
+            .values(used=True, used_at=now)
+            .execution_options(synchronize_session=False))
+        if result.rowcount == 1:
+            return
+    with _session() as session:
+        row = session.get(models.Nonce, value_hash)
+    if row is None:
+        raise NonceRefused('nonce unknown')
+    if row.instance_uuid != instance_uuid:
+        raise NonceRefused('nonce issued to another instance')
+    if row.used:
+        raise NonceRefused('nonce already used')
+    raise NonceRefused('nonce expired')
+
+
+def nonce_purge(now: typing.Optional[datetime.datetime] = None) -> int:
+    """Delete expired nonces; the number deleted."""
+    with _session() as session, session.begin():
+        result = session.execute(sa.delete(models.Nonce).where(
+            models.Nonce.expires_at <= (now or _utcnow())))
+        return result.rowcount
+
+
+# Attestation records
+
+
+def attestation_create(instance_uuid: str, project_id: str, tee: str,
+                       status: str, claims: dict,
+                       token_jti: typing.Optional[str] = None,
+                       token: typing.Optional[str] = None,
+                       expires_at: typing.Optional[datetime.datetime] = None
+                       ) -> int:
+    """Record a verification and the token issued for it; its id."""
+    row = models.Attestation(
+        instance_uuid=instance_uuid, project_id=project_id, tee=tee,
+        status=status, claims=claims, token_jti=token_jti, token=token,
+        expires_at=expires_at, created_at=_utcnow())
+    with _session() as session, session.begin():
+        session.add(row)
+    return row.id
+
+
+def attestation_get_by_jti(token_jti: str) -> typing.Optional[dict]:
+    """The attestation whose token has ``jti``, or ``None``."""
+    with _session() as session:
+        return _as_dict(session.scalars(sa.select(models.Attestation).where(
+            models.Attestation.token_jti == token_jti)).one_or_none())
+
+
+def _select(model: type, order: sa.ColumnElement,
+            instance_uuid: typing.Optional[str],
+            project_id: typing.Optional[str]) -> sa.Select:
+    query = sa.select(model).order_by(order)
+    if instance_uuid is not None:
+        query = query.where(model.instance_uuid == instance_uuid)
+    if project_id is not None:
+        query = query.where(model.project_id == project_id)
+    return query
+
+
+def attestation_list(instance_uuid: typing.Optional[str] = None,
+                     project_id: typing.Optional[str] = None) -> list:
+    """Attestations of an instance and/or project, newest first."""
+    query = _select(models.Attestation, models.Attestation.id.desc(),
+                    instance_uuid, project_id)
+    with _session() as session:
+        return [_as_dict(row) for row in session.scalars(query)]
+
+
+def attestation_get_latest(instance_uuid: str) -> typing.Optional[dict]:
+    """The newest attestation of an instance, or ``None``."""
+    query = _select(models.Attestation, models.Attestation.id.desc(),
+                    instance_uuid, None).limit(1)
+    with _session() as session:
+        return _as_dict(session.scalars(query).first())
+
+
+# Audit log
+
+
+def audit_append(event: str, decision: str, reasons: typing.List[str],
+                 instance_uuid: typing.Optional[str] = None,
+                 project_id: typing.Optional[str] = None) -> int:
+    """Append a decision and its reasons to the audit log; its id."""
+    row = models.AuditEvent(event=event, decision=decision,
+                            reasons=list(reasons),
+                            instance_uuid=instance_uuid,
+                            project_id=project_id, created_at=_utcnow())
+    with _session() as session, session.begin():
+        session.add(row)
+    return row.id
+
+
+def audit_list(instance_uuid: typing.Optional[str] = None,
+               project_id: typing.Optional[str] = None) -> list:
+    """Audit events of an instance and/or project, oldest first."""
+    query = _select(models.AuditEvent, models.AuditEvent.id, instance_uuid,
+                    project_id)
+    with _session() as session:
+        return [_as_dict(row) for row in session.scalars(query)]
