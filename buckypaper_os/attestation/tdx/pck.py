@@ -9,6 +9,7 @@ CRL Profile) is a SEQUENCE of (OID, value) pairs: ``.2`` TCB (components
 import functools
 import typing
 
+from cryptography import exceptions as crypto_exc
 from cryptography import x509
 from pyasn1 import error as asn1_error
 from pyasn1.codec.der import decoder
@@ -50,7 +51,7 @@ def chain(data: bytes) -> PckChain:
     The certificates may come in any order; the leaf is the one that issued
     no other certificate of the set, the issuers follow it up the chain.
     """
-    certs = _certificates(data)
+    certs = certificates(data)
     issuers = {c.issuer for c in certs if c.issuer != c.subject}
     leaves = [c for c in certs if c.subject not in issuers]
     if len(leaves) != 1:
@@ -68,14 +69,30 @@ def chain(data: bytes) -> PckChain:
     return PckChain(ordered[0], tuple(ordered[1:]), extensions(ordered[0]))
 
 
-def _certificates(data: bytes) -> typing.Tuple[x509.Certificate, ...]:
+@functools.lru_cache(maxsize=1024)
+def certificates(data: bytes) -> typing.Tuple[x509.Certificate, ...]:
+    """Certificates of a PEM bundle or of DER certificates in a row.
+
+    Each is fully decoded here (cryptography decodes fields lazily), so a
+    malformed one is an :class:`EvidenceError` now, not a ``ValueError``
+    later.
+    """
     if _PEM_BEGIN in data:
         certs = x509util.load_certificates(data)
     else:
         certs = tuple(x509util.load_certificates(der)
                       [0] for der in _split_der(data.rstrip(b'\0')))
     if not certs:
-        raise errors.EvidenceError('PCK certificate chain is empty')
+        raise errors.EvidenceError('certificate chain is empty')
+    try:
+        for cert in certs:
+            (cert.subject, cert.issuer, cert.extensions, cert.public_key(),
+             cert.signature_hash_algorithm, cert.not_valid_before_utc,
+             cert.not_valid_after_utc)
+    except (ValueError, KeyError, TypeError,
+            crypto_exc.UnsupportedAlgorithm) as exc:
+        raise errors.EvidenceError('malformed certificate: %s'
+                                   % str(exc)[:80]) from None
     return certs
 
 
