@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import typing
 
+from cryptography import exceptions
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives import serialization
@@ -18,6 +19,8 @@ from pyasn1.error import PyAsn1Error
 from pyasn1.type import char
 from pyasn1.type import univ
 
+from buckypaper_os.attestation import errors
+from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.snp import abi
 
 _AMD = '1.3.6.1.4.1.3704.1.'
@@ -57,20 +60,40 @@ def signing_cert(cert: x509.Certificate) -> SigningCert:
 def _signing_cert(der: bytes) -> SigningCert:
     cert = x509.load_der_x509_certificate(der)
     ext = _extensions(der)
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except (ValueError, exceptions.UnsupportedAlgorithm):
+        key = None
     if not (isinstance(key, ec.EllipticCurvePublicKey)
             and isinstance(key.curve, ec.SECP384R1)):
         key = None
-    name = _decode(ext.get(PRODUCT_NAME), char.IA5String())
+    name = _decode(ext.get(PRODUCT_NAME), char.IA5String(), str)
     tcb = {}
     for component, oid in SPL_OIDS.items():
-        value = _decode(ext.get(oid), univ.Integer())
+        value = _decode(ext.get(oid), univ.Integer(), int)
         if value is not None:
-            tcb[component] = int(value)
+            tcb[component] = value
     return SigningCert(
         cert=cert, der=der, kind='vlek' if CSP_ID in ext else 'vcek',
-        product=_product(str(name)) if name is not None else None,
+        product=_product(name) if name is not None else None,
         tcb=tcb, hwid=_hwid(ext.get(HWID)), public_key=key)
+
+
+def load(blob: bytes) -> typing.Tuple[x509.Certificate, ...]:
+    """The certificates of a PEM bundle or DER blob, fully parsed, so that
+    a malformed one fails here with :class:`EvidenceError`, not later."""
+    try:
+        loaded = x509util.load_certificates(blob)
+        for cert in loaded:
+            _ = (cert.subject, cert.issuer, cert.extensions,
+                 cert.serial_number, cert.not_valid_before_utc,
+                 cert.not_valid_after_utc)
+    except (ValueError, KeyError, TypeError, x509.InvalidVersion,
+            x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        detail = ' '.join(str(exc).split()) or type(exc).__name__
+        raise errors.EvidenceError(
+            'unreadable certificate: %s' % detail) from None
+    return loaded
 
 
 @functools.lru_cache(maxsize=1024)
@@ -81,15 +104,16 @@ def _extensions(der: bytes) -> typing.Dict[str, bytes]:
             and isinstance(e.value, x509.UnrecognizedExtension)}
 
 
-def _decode(value: typing.Optional[bytes], spec):
-    """A DER value of type ``spec``, or None if absent or malformed."""
+def _decode(value: typing.Optional[bytes], spec, convert):
+    """``convert`` of a DER value of type ``spec``; None if absent or
+    malformed."""
     if value is None:
         return None
     try:
         decoded, rest = decoder.decode(value, asn1Spec=spec)
-    except PyAsn1Error:
+        return None if rest else convert(decoded)
+    except (PyAsn1Error, UnicodeError):
         return None
-    return None if rest else decoded
 
 
 def _product(name: str) -> typing.Optional[str]:
@@ -102,5 +126,5 @@ def _hwid(value: typing.Optional[bytes]) -> typing.Optional[bytes]:
     """hwID: raw bytes (64, or 8 on Turin), or an OCTET STRING of them."""
     if value is None or len(value) in (8, 64):
         return value
-    decoded = _decode(value, univ.OctetString())
-    return bytes(decoded) if decoded is not None else value
+    decoded = _decode(value, univ.OctetString(), bytes)
+    return value if decoded is None else decoded

@@ -29,7 +29,6 @@ import typing
 
 from cryptography.hazmat.primitives import serialization
 
-from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.snp import abi
 from buckypaper_os.attestation.snp import certs as certs_mod
 
@@ -80,7 +79,7 @@ def find_crl(report: abi.Report, collateral,
 
 @functools.lru_cache(maxsize=1024)
 def _split(blobs: typing.Tuple[bytes, ...]) -> Found:
-    loaded = [c for blob in blobs for c in x509util.load_certificates(blob)]
+    loaded = [c for blob in blobs for c in certs_mod.load(blob)]
     return Found(
         signers=tuple(certs_mod.signing_cert(c) for c in loaded
                       if certs_mod.is_signing_cert(c)),
