@@ -97,7 +97,11 @@ def read(source) -> typing.Optional[typing.Tuple[
 
 def appraise(files: typing.Tuple[typing.Optional[bytes], ...],
              q: abi.Quote, trust: verify.TrustStore) -> Appraisal:
-    """Check the collateral against the quote; cached by content."""
+    """Check the collateral against a quote whose chain verified.
+
+    Cached by content: a platform's collateral is checked once, whatever
+    the number of its quotes.
+    """
     missing = [name for name, data in zip(FILES, files) if data is None]
     if missing:
         return Appraisal(('incomplete collateral, missing: %s'

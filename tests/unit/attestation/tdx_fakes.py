@@ -145,9 +145,9 @@ def make_pki(fmspc: bytes = FMSPC, sgx_tcb: typing.Tuple[int, ...] = SGX_TCB,
 
 
 def raw_signature(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
-    """ECDSA-SHA256 signature as R || S (2 x 32 bytes)."""
-    r, s = utils.decode_dss_signature(key.sign(data,
-                                               ec.ECDSA(hashes.SHA256())))
+    """Deterministic (RFC 6979) ECDSA-SHA256 signature as R || S."""
+    algorithm = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+    r, s = utils.decode_dss_signature(key.sign(data, algorithm))
     return r.to_bytes(32, 'big') + s.to_bytes(32, 'big')
 
 
