@@ -9,8 +9,10 @@ component (.3.x), hwID (.4, VCEK only) and cspId (.5, VLEK only).
 import dataclasses
 import functools
 import typing
+import warnings
 
 from cryptography import exceptions
+from cryptography import utils
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives import serialization
@@ -22,6 +24,12 @@ from pyasn1.type import univ
 from buckypaper_os.attestation import errors
 from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.snp import abi
+
+#: AMD issues VCEKs and VLEKs with serial number 0, which RFC 5280 forbids
+#: and ``cryptography`` warns about on every load; the warning says nothing
+#: a verifier can act on, so it is silenced (for that message only).
+warnings.filterwarnings('ignore', message='Parsed a serial number which',
+                        category=utils.CryptographyDeprecationWarning)
 
 _AMD = '1.3.6.1.4.1.3704.1.'
 STRUCT_VERSION = _AMD + '1'
