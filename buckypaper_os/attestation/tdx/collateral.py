@@ -296,7 +296,11 @@ def _module_identity(tcb_info: dict,
     if major == 0:
         return _get(tcb_info, 'tdxModule', dict, 'TCB Info')
     wanted = 'TDX_%02X' % major
-    for identity in _get(tcb_info, 'tdxModuleIdentities', list, 'TCB Info'):
+    identities = tcb_info.get('tdxModuleIdentities', [])
+    if not isinstance(identities, list):
+        raise errors.EvidenceError(
+            'TCB Info: tdxModuleIdentities is not a list')
+    for identity in identities:
         if _get(identity, 'id', str, 'TDX module identity').upper() == wanted:
             return identity
     return None

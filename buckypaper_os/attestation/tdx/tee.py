@@ -56,7 +56,8 @@ class TDX(tee.TEE):
             reasons = list(appraisal.reasons)
             windows += appraisal.windows
             tcb_status = appraisal.tcb_status
-        stale = [p for p in (w.problem(at) for w in windows) if p]
+        stale = list(dict.fromkeys(p for p in (w.problem(at) for w in windows)
+                                   if p))
         verification = result.Verification(not reasons, reasons, stale,
                                            tcb_status, claims)
         findings = validate.validate(q, verification, policy,

@@ -119,6 +119,27 @@ def test_missing_tdx_module_identity(pki):
     assert not result.verified
 
 
+def test_no_tdx_module_identities(pki):
+    tcb = fakes.tcb_info()
+    del tcb['tdxModuleIdentities']
+    result = appraise(pki, fakes.make_quote(pki),
+                      fakes.collateral(pki, tcb=tcb))
+    assert not result.verified
+    assert ('TCB Info has no identity for TDX module major version 1'
+            in result.reasons)
+
+
+def test_expired_collateral_is_stale_not_unverified(pki):
+    plugin = tdx_tee.TDX(trust=pki.trust)
+    late = fakes.AT.replace(year=2026)
+    result = plugin.appraise(fakes.make_quote(pki), certs=(),
+                             collateral=fakes.collateral(pki), at=late,
+                             policy=POLICY)
+    assert result.verified and result.tcb_status == 'UpToDate'
+    assert result.status == 'contraindicated'
+    assert 'TCB Info expired at 2026-01-01T00:00:00Z' in result.reasons
+
+
 def _status(pki, levels=None, module_levels=None, qe_levels=None,
             tee_tcb_svn=fakes.TEE_TCB_SVN, qe_isv_svn=fakes.QE_ISVSVN):
     tcb = fakes.tcb_info(levels=levels, module_levels=module_levels)
