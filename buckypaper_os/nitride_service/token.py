@@ -27,6 +27,7 @@ import time
 import typing
 import uuid
 
+from cryptography import exceptions
 import jwt
 from jwt import api_jws
 import pbr.version
@@ -87,6 +88,10 @@ class Signer:
         self._key = key
         self._mldsa_key = mldsa_key
         self._kid = jwk.thumbprint(key.public_key())
+        if mldsa_key is not None:
+            self._mldsa_header = jwk.b64url_encode(_json_bytes(
+                {'alg': jwk.ML_DSA_65, 'typ': 'JWT',
+                 'kid': jwk.thumbprint(mldsa_key.public_key())}))
 
     def public_keys(self) -> list:
         """The public keys of the signatures this signer makes."""
@@ -103,15 +108,11 @@ class Signer:
         if self._mldsa_key is None:
             return compact
         protected, payload, signature = compact.split('.')
-        pq_key = self._mldsa_key
-        pq_protected = jwk.b64url_encode(_json_bytes(
-            {'alg': jwk.ML_DSA_65, 'kid': jwk.thumbprint(pq_key.public_key()),
-             'typ': 'JWT'}))
-        pq_signature = pq_key.sign(('%s.%s' % (pq_protected, payload))
-                                   .encode('ascii'))
+        pq_signature = self._mldsa_key.sign(
+            ('%s.%s' % (self._mldsa_header, payload)).encode('ascii'))
         return json.dumps({'payload': payload, 'signatures': [
             {'protected': protected, 'signature': signature},
-            {'protected': pq_protected,
+            {'protected': self._mldsa_header,
              'signature': jwk.b64url_encode(pq_signature)}]},
             separators=(',', ':'))
 
@@ -202,7 +203,7 @@ def _verify_mldsa(key: jwk.PublicKey, protected: str, payload: str,
     try:
         key.verify(jwk.b64url_decode(signature),
                    ('%s.%s' % (protected, payload)).encode('ascii'))
-    except Exception:
+    except (exceptions.InvalidSignature, ValueError):
         raise TokenError('ML-DSA-65 signature invalid') from None
 
 

@@ -5,7 +5,10 @@ import json
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import mldsa
+from cryptography.hazmat.primitives.asymmetric import utils
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
+import jwt
 from oslo_config import cfg
 import pytest
 
@@ -72,6 +75,28 @@ def test_es384_only_token_is_compact_with_raw_signature(ec_key):
     assert header == {'alg': 'ES384', 'kid': jwk.thumbprint(
         ec_key.public_key()), 'typ': 'JWT'}
     assert len(jwk.b64url_decode(signature)) == 96  # r || s, 48 bytes each
+
+
+def test_es384_signature_verifies_with_plain_cryptography(ec_key):
+    """Interoperability: RFC 7518 r || s over the JWS signing input."""
+    protected, payload, signature = _issue(token.Signer(ec_key)).token.split(
+        '.')
+    raw = jwk.b64url_decode(signature)
+    der = utils.encode_dss_signature(int.from_bytes(raw[:48], 'big'),
+                                     int.from_bytes(raw[48:], 'big'))
+    ec_key.public_key().verify(der, ('%s.%s' % (protected, payload)).encode(),
+                               ec.ECDSA(hashes.SHA384()))
+
+
+def test_hybrid_es384_part_verifies_as_plain_jwt(ec_key, pq_key):
+    """A relying party that knows only ES384 JWTs still checks the token."""
+    document = json.loads(_issue(token.Signer(ec_key, pq_key),
+                                 now=None).token)
+    first = document['signatures'][0]
+    compact = '%s.%s.%s' % (first['protected'], document['payload'],
+                            first['signature'])
+    claims = jwt.decode(compact, ec_key.public_key(), algorithms=['ES384'])
+    assert claims['buckypaper.instance'] == INSTANCE
 
 
 def test_jti_unique(ec_key):
