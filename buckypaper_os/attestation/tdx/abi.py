@@ -106,7 +106,7 @@ def looks_like_quote(data: bytes) -> bool:
     """True if ``data`` starts with a TDX quote v4/v5 header."""
     if len(data) < HEADER_SIZE:
         return False
-    version, key_type, tee_type = struct.unpack_from('<HHI', data)
+    version, _, tee_type = struct.unpack_from('<HHI', data)
     return version in (4, 5) and tee_type == TEE_TYPE_TDX
 
 

@@ -122,7 +122,7 @@ def _p256_key(raw: bytes) -> typing.Optional[ec.EllipticCurvePublicKey]:
 
 def ecdsa_p256(key: ec.EllipticCurvePublicKey, signature: bytes,
                data: bytes) -> bool:
-    """Verify a raw R || S (2 x 32 bytes, big-endian) ECDSA-SHA256 signature."""
+    """Check an ECDSA-SHA256 signature given as R || S (32 bytes each)."""
     if len(signature) != 64:
         return False
     der = utils.encode_dss_signature(int.from_bytes(signature[:32], 'big'),
