@@ -87,6 +87,17 @@ def _signing_cert(der: bytes) -> SigningCert:
         tcb=tcb, hwid=_hwid(ext.get(HWID)), public_key=key)
 
 
+#: What ``cryptography`` raises, lazily, for malformed X.509 structures.
+PARSE_ERRORS = (ValueError, KeyError, TypeError, x509.InvalidVersion,
+                x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+
+
+def unreadable(what: str, exc: Exception) -> errors.EvidenceError:
+    """A one-line :class:`EvidenceError` for a parse failure of ``what``."""
+    detail = ' '.join(str(exc).split()) or type(exc).__name__
+    return errors.EvidenceError('unreadable %s: %s' % (what, detail))
+
+
 def load(blob: bytes) -> typing.Tuple[x509.Certificate, ...]:
     """The certificates of a PEM bundle or DER blob, fully parsed, so that
     a malformed one fails here with :class:`EvidenceError`, not later."""
@@ -96,11 +107,8 @@ def load(blob: bytes) -> typing.Tuple[x509.Certificate, ...]:
             _ = (cert.subject, cert.issuer, cert.extensions,
                  cert.serial_number, cert.not_valid_before_utc,
                  cert.not_valid_after_utc)
-    except (ValueError, KeyError, TypeError, x509.InvalidVersion,
-            x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
-        detail = ' '.join(str(exc).split()) or type(exc).__name__
-        raise errors.EvidenceError(
-            'unreadable certificate: %s' % detail) from None
+    except PARSE_ERRORS as exc:
+        raise unreadable('certificate', exc) from None
     return loaded
 
 

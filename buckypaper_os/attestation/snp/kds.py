@@ -35,7 +35,7 @@ from buckypaper_os.attestation.snp import certs as certs_mod
 
 @dataclasses.dataclass(frozen=True)
 class Found:
-    """The certificates and CRL found for one report."""
+    """The certificates found for one report."""
 
     signers: typing.Tuple[certs_mod.SigningCert, ...] = ()
     #: DER of the other certificates (ASK / ASVK / ARK, presumably).
@@ -79,12 +79,14 @@ def find_crl(report: abi.Report, collateral,
 
 @functools.lru_cache(maxsize=1024)
 def _split(blobs: typing.Tuple[bytes, ...]) -> Found:
-    loaded = [c for blob in blobs for c in certs_mod.load(blob)]
-    return Found(
-        signers=tuple(certs_mod.signing_cert(c) for c in loaded
-                      if certs_mod.is_signing_cert(c)),
-        others=tuple(c.public_bytes(serialization.Encoding.DER)
-                     for c in loaded if not certs_mod.is_signing_cert(c)))
+    signers, others = [], []
+    for blob in blobs:
+        for cert in certs_mod.load(blob):
+            if certs_mod.is_signing_cert(cert):
+                signers.append(certs_mod.signing_cert(cert))
+            else:
+                others.append(cert.public_bytes(serialization.Encoding.DER))
+    return Found(tuple(signers), tuple(others))
 
 
 def cache_path(product: str, chip_id: bytes, tcb: typing.Mapping[str, int]

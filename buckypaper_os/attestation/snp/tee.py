@@ -41,8 +41,8 @@ class SNP(tee.TEE):
         product = report.cpuid_product or (signer and signer.product)
         claims = abi.claims(report, product)
         verification = verify.verify(
-            report, product, found, kds.find_crl(report, collateral, product),
-            at, self.trust)
+            report, product, signer, found.others,
+            kds.find_crl(report, collateral, product), at, self.trust)
         verification.claims = claims
         findings = validate.validate(report, product, verification, policy)
         return result.conclude(self.name, claims, verification, findings)

@@ -25,7 +25,6 @@ from buckypaper_os.attestation import result
 from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.snp import abi
 from buckypaper_os.attestation.snp import certs as certs_mod
-from buckypaper_os.attestation.snp import kds
 from buckypaper_os.attestation.snp import trust as trust_mod
 
 _ECDSA_SHA384 = ec.ECDSA(hashes.SHA384())
@@ -33,14 +32,18 @@ _ISSUER = {'vcek': 'ASK', 'vlek': 'ASVK'}
 
 
 def verify(report: abi.Report, product: typing.Optional[str],
-           found: kds.Found, crl: typing.Optional[bytes],
+           signer: typing.Optional[certs_mod.SigningCert],
+           supplied: typing.Tuple[bytes, ...], crl: typing.Optional[bytes],
            at: datetime.datetime,
            trust: trust_mod.TrustStore) -> result.Verification:
-    """Check signature, chain, CRL and certificate/report consistency."""
+    """Check signature, chain, CRL and certificate/report consistency.
+
+    ``supplied`` is the DER of the other certificates given with the
+    report; each must be one of the trusted anchors of ``product``.
+    """
     if report.signing_key == 'none':
         return result.Verification(False, ['the report is not signed '
                                            '(KEY_INFO signing key 7)'])
-    signer = found.signer(report)
     if signer is None:
         return result.Verification(False, [
             'no %s certificate for the report' % report.signing_key.upper()])
@@ -50,7 +53,7 @@ def verify(report: abi.Report, product: typing.Optional[str],
             'no trusted AMD root for product %s' % (product or 'unknown')])
     issuer = anchors.issuer(report.signing_key)
     reasons = list(_chain(signer, report.signing_key, product, anchors,
-                          found.others))
+                          supplied))
     reasons += _matches_report(signer, report, product)
     if report.mask_chip_key:
         reasons.append('the report is not signed by the chip '
@@ -64,7 +67,7 @@ def verify(report: abi.Report, product: typing.Optional[str],
     if crl is not None:
         reasons += _crl_reasons(crl, anchors.ark, issuer, signer)
         stale += [r for r in [x509util.stale_crl(
-            x509util.load_crl(crl), 'AMD KDS CRL', at)] if r]
+            _load_crl(crl), 'AMD KDS CRL', at)] if r]
     return result.Verification(not reasons, reasons, stale)
 
 
@@ -128,7 +131,7 @@ def _matches_report(signer: certs_mod.SigningCert, report: abi.Report,
     reasons = []
     if signer.product != product:
         reasons.append('certificate product %s does not match the report '
-                       'product %s' % (signer.product, product))
+                       'product %s' % (signer.product or 'unknown', product))
     for component, value in abi.decode_tcb(report.reported_tcb,
                                            product).items():
         cert_value = signer.tcb.get(component)
@@ -138,8 +141,7 @@ def _matches_report(signer: certs_mod.SigningCert, report: abi.Report,
     chip_id = report.chip_id
     if signer.kind == 'vcek' and any(chip_id):
         size = 8 if product == abi.TURIN else 64
-        if signer.hwid is None or signer.hwid != chip_id[:size] or (
-                len(signer.hwid) != size):
+        if signer.hwid != chip_id[:size]:
             reasons.append('certificate hwID does not match the CHIP_ID')
     return reasons
 
@@ -147,10 +149,22 @@ def _matches_report(signer: certs_mod.SigningCert, report: abi.Report,
 def _crl_reasons(crl_data: bytes, ark: x509.Certificate,
                  issuer: typing.Optional[x509.Certificate],
                  signer: certs_mod.SigningCert) -> typing.List[str]:
-    crl = x509util.load_crl(crl_data)
+    crl = _load_crl(crl_data)
     if not x509util.crl_signed_by(crl, ark):
         return ['the CRL is not signed by the ARK %s'
                 % x509util.common_name(ark)]
     return ['%s is revoked' % x509util.common_name(cert)
             for cert in (issuer, signer.cert)
             if cert is not None and x509util.is_revoked(crl, cert)]
+
+
+@functools.lru_cache(maxsize=64)
+def _load_crl(data: bytes) -> x509.CertificateRevocationList:
+    """The CRL, fully parsed; :class:`EvidenceError` if it is unreadable."""
+    try:
+        crl = x509util.load_crl(data)
+        _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc,
+             [entry.serial_number for entry in crl])
+    except certs_mod.PARSE_ERRORS as exc:
+        raise certs_mod.unreadable('CRL', exc) from None
+    return crl

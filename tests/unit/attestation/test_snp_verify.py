@@ -1,5 +1,11 @@
 """SEV-SNP verification under a self-made AMD PKI (see snp_fakes)."""
 
+import os
+
+from hypothesis import given
+from hypothesis import HealthCheck
+from hypothesis import settings
+from hypothesis import strategies as st
 import pytest
 
 from buckypaper_os.attestation import collateral_dir
@@ -277,3 +283,24 @@ def test_stale_certificate_goes_to_stale_not_verified(amd, snp, key):
     assert plugin_result.verified
     assert plugin_result.status == 'contraindicated'
     assert any('not yet valid' in r for r in plugin_result.reasons)
+
+
+@settings(max_examples=int(os.environ.get('FUZZ_EXAMPLES', 200)),
+          deadline=None, suppress_health_check=[
+              HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(changes=st.dictionaries(st.integers(0, 1000), st.integers(1, 255),
+                               min_size=1, max_size=4))
+def test_mutated_crl(amd, snp, key, changes):
+    """A corrupted CRL is unreadable (EvidenceError) or refused."""
+    crl = bytearray(amd.crl(abi.MILAN, revoked=[7]).public_bytes(
+        serialization.Encoding.DER))
+    for offset, mask in changes.items():
+        crl[offset % len(crl)] ^= mask
+    collateral = collateral_dir.MemoryCollateral({'crl.der': bytes(crl)})
+    try:
+        result = appraise(snp, fakes.report(key, abi.MILAN),
+                          vcek_certs(amd, key, abi.MILAN), collateral)
+    except errors.EvidenceError as exc:
+        assert '\n' not in str(exc)
+        return
+    assert not result.verified or result.status == 'contraindicated'
