@@ -131,7 +131,8 @@ class FakeAmd:
         a = self.anchors(product)
         issuer_key = self.asvk_key if kind == 'vlek' else self.ask_key
         return _cert('SEV-' + kind.upper(), key,
-                     x509util.common_name(a.issuer(kind)), issuer_key, serial, exts)
+                     x509util.common_name(a.issuer(kind)), issuer_key,
+                     serial, exts)
 
     def crl(self, product: str, revoked: typing.Sequence[int] = ()
             ) -> x509.CertificateRevocationList:
