@@ -28,8 +28,9 @@ class CollateralDir:
         """The bytes of ``name``, or None when the file is absent."""
         path = os.path.join(self.path, name)
         try:
-            with open(path, 'rb') as f:
-                data = f.read(MAX_FILE_SIZE + 1)
+            with open(path, 'rb', buffering=0) as f:
+                size = os.fstat(f.fileno()).st_size
+                data = f.read(min(size, MAX_FILE_SIZE) + 1)
         except FileNotFoundError:
             return None
         except OSError as exc:

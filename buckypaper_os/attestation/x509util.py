@@ -58,15 +58,13 @@ def verify_signature(public_key, signature: bytes, data: bytes,
     return True
 
 
-def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """True if ``issuer`` issued ``cert`` (name and signature)."""
-    return _signed_by(cert.public_bytes(_DER), issuer.public_bytes(_DER))
-
-
 @functools.lru_cache(maxsize=4096)
-def _signed_by(cert_der: bytes, issuer_der: bytes) -> bool:
-    cert = x509.load_der_x509_certificate(cert_der)
-    issuer = x509.load_der_x509_certificate(issuer_der)
+def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """True if ``issuer`` issued ``cert`` (name and signature).
+
+    Certificates hash and compare by their DER bytes, so the cache is keyed
+    by content.
+    """
     if cert.issuer != issuer.subject:
         return False
     try:
