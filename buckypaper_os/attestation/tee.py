@@ -51,8 +51,15 @@ class TEE(abc.ABC):
 @functools.lru_cache(maxsize=None)
 def registry() -> typing.Dict[str, TEE]:
     """All TEE plugins installed in the stevedore namespace, by name."""
-    manager = extension.ExtensionManager(NAMESPACE, invoke_on_load=True)
+    manager = extension.ExtensionManager(
+        NAMESPACE, invoke_on_load=True,
+        on_load_failure_callback=_load_failed)
     return {ext.name: ext.obj for ext in manager}
+
+
+def _load_failed(manager, entrypoint, exc: Exception) -> None:
+    """A TEE plugin that fails to load is an installation error: raise."""
+    raise exc
 
 
 def get(name: typing.Optional[str], evidence: bytes) -> TEE:

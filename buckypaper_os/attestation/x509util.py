@@ -8,8 +8,10 @@ process however many reports it signs.
 import datetime
 import functools
 import typing
+import warnings
 
 from cryptography import exceptions as crypto_exc
+from cryptography import utils
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -21,26 +23,63 @@ _PEM_BEGIN = b'-----BEGIN CERTIFICATE-----'
 _DER = serialization.Encoding.DER
 
 
+#: What ``cryptography`` raises, at load time or lazily when a field is
+#: first read, for malformed X.509 structures.
+PARSE_ERRORS = (ValueError, KeyError, TypeError, x509.InvalidVersion,
+                x509.DuplicateExtension, x509.UnsupportedGeneralNameType,
+                crypto_exc.UnsupportedAlgorithm)
+
+#: AMD issues VCEKs and VLEKs with serial number 0, which RFC 5280 forbids
+#: and ``cryptography`` warns about on every load; the warning says nothing
+#: a verifier can act on, so it is silenced (for that message only).
+warnings.filterwarnings('ignore', message='Parsed a serial number which',
+                        category=utils.CryptographyDeprecationWarning)
+
+
 @functools.lru_cache(maxsize=4096)
 def load_certificates(data: bytes) -> typing.Tuple[x509.Certificate, ...]:
-    """Certificates in ``data``: a PEM bundle or one DER certificate."""
+    """Certificates in ``data``: a PEM bundle or one DER certificate.
+
+    Every field is decoded here (``cryptography`` decodes lazily), so a
+    malformed certificate is an :class:`EvidenceError` now, not an arbitrary
+    exception later.
+    """
     try:
         if _PEM_BEGIN in data:
-            return tuple(x509.load_pem_x509_certificates(data))
-        return (x509.load_der_x509_certificate(data),)
-    except ValueError as exc:
-        raise errors.EvidenceError('unreadable certificate: %s' % exc) from None
+            certs = tuple(x509.load_pem_x509_certificates(data))
+        else:
+            certs = (x509.load_der_x509_certificate(data),)
+        for cert in certs:
+            (cert.subject, cert.issuer, cert.extensions, cert.serial_number,
+             cert.public_key(), cert.signature_hash_algorithm,
+             cert.not_valid_before_utc, cert.not_valid_after_utc)
+    except PARSE_ERRORS as exc:
+        raise _unreadable('certificate', exc) from None
+    return certs
 
 
 @functools.lru_cache(maxsize=1024)
-def load_crl(data: bytes) -> x509.CertificateRevocationList:
-    """A CRL in PEM or DER form."""
+def load_crl(data: bytes,
+             what: str = 'CRL') -> x509.CertificateRevocationList:
+    """A CRL in PEM or DER form, every field decoded (see above).
+
+    ``what`` names the CRL in the error message.
+    """
     try:
         if data.lstrip().startswith(b'-----BEGIN'):
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
-    except ValueError as exc:
-        raise errors.EvidenceError('unreadable CRL: %s' % exc) from None
+            crl = x509.load_pem_x509_crl(data)
+        else:
+            crl = x509.load_der_x509_crl(data)
+        (crl.issuer, crl.last_update_utc, crl.next_update_utc,
+         [entry.serial_number for entry in crl])
+    except PARSE_ERRORS as exc:
+        raise _unreadable(what, exc) from None
+    return crl
+
+
+def _unreadable(what: str, exc: Exception) -> errors.EvidenceError:
+    detail = ' '.join(str(exc).split())[:120] or type(exc).__name__
+    return errors.EvidenceError('unreadable %s: %s' % (what, detail))
 
 
 def verify_signature(public_key, signature: bytes, data: bytes,

@@ -9,10 +9,8 @@ component (.3.x), hwID (.4, VCEK only) and cspId (.5, VLEK only).
 import dataclasses
 import functools
 import typing
-import warnings
 
 from cryptography import exceptions
-from cryptography import utils
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives import serialization
@@ -24,12 +22,6 @@ from pyasn1.type import univ
 from buckypaper_os.attestation import errors
 from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.snp import abi
-
-#: AMD issues VCEKs and VLEKs with serial number 0, which RFC 5280 forbids
-#: and ``cryptography`` warns about on every load; the warning says nothing
-#: a verifier can act on, so it is silenced (for that message only).
-warnings.filterwarnings('ignore', message='Parsed a serial number which',
-                        category=utils.CryptographyDeprecationWarning)
 
 _AMD = '1.3.6.1.4.1.3704.1.'
 STRUCT_VERSION = _AMD + '1'
@@ -85,31 +77,6 @@ def _signing_cert(der: bytes) -> SigningCert:
         cert=cert, der=der, kind='vlek' if CSP_ID in ext else 'vcek',
         product=_product(name) if name is not None else None,
         tcb=tcb, hwid=_hwid(ext.get(HWID)), public_key=key)
-
-
-#: What ``cryptography`` raises, lazily, for malformed X.509 structures.
-PARSE_ERRORS = (ValueError, KeyError, TypeError, x509.InvalidVersion,
-                x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
-
-
-def unreadable(what: str, exc: Exception) -> errors.EvidenceError:
-    """A one-line :class:`EvidenceError` for a parse failure of ``what``."""
-    detail = ' '.join(str(exc).split()) or type(exc).__name__
-    return errors.EvidenceError('unreadable %s: %s' % (what, detail))
-
-
-def load(blob: bytes) -> typing.Tuple[x509.Certificate, ...]:
-    """The certificates of a PEM bundle or DER blob, fully parsed, so that
-    a malformed one fails here with :class:`EvidenceError`, not later."""
-    try:
-        loaded = x509util.load_certificates(blob)
-        for cert in loaded:
-            _ = (cert.subject, cert.issuer, cert.extensions,
-                 cert.serial_number, cert.not_valid_before_utc,
-                 cert.not_valid_after_utc)
-    except PARSE_ERRORS as exc:
-        raise unreadable('certificate', exc) from None
-    return loaded
 
 
 @functools.lru_cache(maxsize=1024)

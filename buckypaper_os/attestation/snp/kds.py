@@ -29,6 +29,7 @@ import typing
 
 from cryptography.hazmat.primitives import serialization
 
+from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.snp import abi
 from buckypaper_os.attestation.snp import certs as certs_mod
 
@@ -81,7 +82,7 @@ def find_crl(report: abi.Report, collateral,
 def _split(blobs: typing.Tuple[bytes, ...]) -> Found:
     signers, others = [], []
     for blob in blobs:
-        for cert in certs_mod.load(blob):
+        for cert in x509util.load_certificates(blob):
             if certs_mod.is_signing_cert(cert):
                 signers.append(certs_mod.signing_cert(cert))
             else:

@@ -67,7 +67,7 @@ def verify(report: abi.Report, product: typing.Optional[str],
     if crl is not None:
         reasons += _crl_reasons(crl, anchors.ark, issuer, signer)
         stale += [r for r in [x509util.stale_crl(
-            _load_crl(crl), 'AMD KDS CRL', at)] if r]
+            x509util.load_crl(crl), 'AMD KDS CRL', at)] if r]
     return result.Verification(not reasons, reasons, stale)
 
 
@@ -149,22 +149,10 @@ def _matches_report(signer: certs_mod.SigningCert, report: abi.Report,
 def _crl_reasons(crl_data: bytes, ark: x509.Certificate,
                  issuer: typing.Optional[x509.Certificate],
                  signer: certs_mod.SigningCert) -> typing.List[str]:
-    crl = _load_crl(crl_data)
+    crl = x509util.load_crl(crl_data)
     if not x509util.crl_signed_by(crl, ark):
         return ['the CRL is not signed by the ARK %s'
                 % x509util.common_name(ark)]
     return ['%s is revoked' % x509util.common_name(cert)
             for cert in (issuer, signer.cert)
             if cert is not None and x509util.is_revoked(crl, cert)]
-
-
-@functools.lru_cache(maxsize=64)
-def _load_crl(data: bytes) -> x509.CertificateRevocationList:
-    """The CRL, fully parsed; :class:`EvidenceError` if it is unreadable."""
-    try:
-        crl = x509util.load_crl(data)
-        _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc,
-             [entry.serial_number for entry in crl])
-    except certs_mod.PARSE_ERRORS as exc:
-        raise certs_mod.unreadable('CRL', exc) from None
-    return crl
