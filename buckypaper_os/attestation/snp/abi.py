@@ -2,7 +2,12 @@
 
 Versions 2, 3 and 5 are accepted. Version 3 adds CPUID_FAM_ID / MOD_ID /
 STEP at 0x188..0x18A; version 5 adds the launch and current mitigation
-vectors at 0x1F8 / 0x200. Reserved fields must be zero.
+vectors at 0x1F8 / 0x200.
+
+Only what makes the layout unknowable is a parse error (length, version,
+signing-key encoding). A report whose reserved fields are not zero, or that
+names another signature algorithm, parses with those ``anomalies`` listed:
+it is not genuine, and verification says so with the claims still shown.
 """
 
 import dataclasses
@@ -52,6 +57,8 @@ class Report:
     mask_chip_key: bool
     cpuid: typing.Optional[typing.Tuple[int, int, int]]
     reported_tcb: int
+    #: Departures from the specification that make the report not genuine.
+    anomalies: typing.Tuple[str, ...] = ()
 
     @property
     def signed(self) -> memoryview:
@@ -104,18 +111,16 @@ def parse(data: bytes) -> Report:
         raise errors.EvidenceError(
             'SEV-SNP report version %d is not supported (known: 2, 3, 5)'
             % version)
+    anomalies = []
     if sig_algo != ECDSA_P384_SHA384:
-        raise errors.EvidenceError(
-            'SEV-SNP report signature algorithm %d is not ECDSA P-384 '
-            'SHA-384 (1)' % sig_algo)
+        anomalies.append('SEV-SNP report signature algorithm %d is not '
+                         'ECDSA P-384 SHA-384 (1)' % sig_algo)
     if reserved or key_info >> 5:
-        raise errors.EvidenceError(
-            'SEV-SNP report reserved bits at 0x48..0x4F are not zero')
-    for start, end in _RESERVED[version]:
-        if any(data[start:end]):
-            raise errors.EvidenceError(
-                'SEV-SNP report reserved bytes 0x%X..0x%X are not zero'
-                % (start, end - 1))
+        anomalies.append('SEV-SNP report reserved bits at 0x48..0x4F are '
+                         'not zero')
+    anomalies += ['SEV-SNP report reserved bytes 0x%X..0x%X are not zero'
+                  % (start, end - 1) for start, end in _RESERVED[version]
+                  if any(data[start:end])]
     key = (key_info >> 2) & 7
     if key not in SIGNING_KEYS:
         raise errors.EvidenceError(
@@ -124,7 +129,8 @@ def parse(data: bytes) -> Report:
     return Report(raw=bytes(data), version=version, guest_svn=guest_svn,
                   policy=policy, vmpl=vmpl, signing_key=SIGNING_KEYS[key],
                   mask_chip_key=bool(key_info & 2), cpuid=cpuid,
-                  reported_tcb=_TCB.unpack_from(data, 0x180)[0])
+                  reported_tcb=_TCB.unpack_from(data, 0x180)[0],
+                  anomalies=tuple(anomalies))
 
 
 def product_of_cpuid(family: int, model: int,

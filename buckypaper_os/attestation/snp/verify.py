@@ -39,8 +39,24 @@ def verify(report: abi.Report, product: typing.Optional[str],
     """Check signature, chain, CRL and certificate/report consistency.
 
     ``supplied`` is the DER of the other certificates given with the
-    report; each must be one of the trusted anchors of ``product``.
+    report; each must be a trusted anchor of ``product`` or a certificate
+    its ARK issued (e.g. a re-issued ASK); trust still comes only from the
+    anchors. A
+    report with anomalies (see :mod:`.abi`) is never verified.
     """
+    verification = _verify(report, product, signer, supplied, crl, at,
+                           trust)
+    if report.anomalies:
+        verification.reasons[:0] = report.anomalies
+        verification.verified = False
+    return verification
+
+
+def _verify(report: abi.Report, product: typing.Optional[str],
+            signer: typing.Optional[certs_mod.SigningCert],
+            supplied: typing.Tuple[bytes, ...], crl: typing.Optional[bytes],
+            at: datetime.datetime,
+            trust: trust_mod.TrustStore) -> result.Verification:
     if report.signing_key == 'none':
         return result.Verification(False, ['the report is not signed '
                                            '(KEY_INFO signing key 7)'])
@@ -118,10 +134,11 @@ def _chain_cached(signer_der: bytes, kind: str, product: str,
         reasons.append('the ARK %s is not self-signed'
                        % x509util.common_name(ark))
     for der in supplied:
-        if der not in pinned:
-            reasons.append('certificate %s is not the trusted AMD '
-                           'certificate for %s' % (x509util.common_name(
-                               x509.load_der_x509_certificate(der)), product))
+        cert = x509.load_der_x509_certificate(der)
+        if der not in pinned and not x509util.signed_by(cert, ark):
+            reasons.append('certificate %s is neither a trusted AMD '
+                           'certificate for %s nor issued by its ARK'
+                           % (x509util.common_name(cert), product))
     return tuple(reasons)
 
 

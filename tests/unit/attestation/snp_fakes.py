@@ -58,7 +58,7 @@ def _name(cn: str) -> x509.Name:
         x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _cert(subject: str, key, issuer: str, issuer_key, serial: int,
+def make_cert(subject: str, key, issuer: str, issuer_key, serial: int,
           extensions: typing.Sequence[x509.ExtensionType] = (),
           not_before: datetime.datetime = NOT_BEFORE) -> x509.Certificate:
     builder = (x509.CertificateBuilder()
@@ -95,9 +95,9 @@ class FakeAmd:
         """ARK-<product>, SEV-<product> and SEV-VLEK-<product>."""
         ark = 'ARK-' + product
         return trust.Anchors(
-            ark=_cert(ark, self.ark_key, ark, self.ark_key, 1),
-            ask=_cert('SEV-' + product, self.ask_key, ark, self.ark_key, 2),
-            asvk=_cert('SEV-VLEK-' + product, self.asvk_key, ark,
+            ark=make_cert(ark, self.ark_key, ark, self.ark_key, 1),
+            ask=make_cert('SEV-' + product, self.ask_key, ark, self.ark_key, 2),
+            asvk=make_cert('SEV-VLEK-' + product, self.asvk_key, ark,
                        self.ark_key, 3))
 
     def trust(self) -> trust.TrustStore:
@@ -130,7 +130,7 @@ class FakeAmd:
             exts.append(_ext(certs_mod.HWID, hwid))
         a = self.anchors(product)
         issuer_key = self.asvk_key if kind == 'vlek' else self.ask_key
-        return _cert('SEV-' + kind.upper(), key,
+        return make_cert('SEV-' + kind.upper(), key,
                      x509util.common_name(a.issuer(kind)), issuer_key,
                      serial, exts)
 

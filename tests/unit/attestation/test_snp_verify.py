@@ -186,8 +186,8 @@ def test_product_mismatch(amd, snp, key):
     assert not result.verified
     assert ('certificate product Genoa does not match the report product '
             'Milan' in result.reasons)
-    assert ('certificate ARK-Genoa is not the trusted AMD certificate for '
-            'Milan' in result.reasons)
+    assert ('certificate ARK-Genoa is neither a trusted AMD certificate for '
+            'Milan nor issued by its ARK' in result.reasons)
 
 
 def test_product_name_mismatch_same_chain(amd, snp, key):
@@ -223,8 +223,28 @@ def test_pinned_root_substitution(amd, key):
         assert result.status == 'contraindicated'
         assert ('the VCEK is not issued by the trusted ASK (SEV-Milan) for '
                 'Milan' in result.reasons)
-        assert ('certificate ARK-Milan is not the trusted AMD certificate '
-                'for Milan' in result.reasons)
+        assert ('certificate ARK-Milan is neither a trusted AMD certificate '
+                'for Milan nor issued by its ARK' in result.reasons)
+
+
+def test_reissued_ask_from_the_ark_is_accepted_but_not_trusted(amd, snp,
+                                                                key):
+    """A supplied ASK re-issued by the trusted ARK is no reason to refuse;
+    the VCEK must still chain to the trusted ASK."""
+    product = abi.MILAN
+    anchors = amd.anchors(product)
+    reissued = fakes.make_cert('SEV-Milan', amd.ask_key, 'ARK-Milan',
+                           amd.ark_key, 99)
+    vcek = fakes.pem(amd.signing_cert(key, product))
+    evidence = fakes.report(key, product)
+    result = appraise(snp, evidence, [vcek, fakes.pem(reissued, anchors.ark)])
+    assert result.verified, result.reasons
+    stranger = fakes.make_cert('SEV-Milan', amd.ask_key, 'ARK-Milan',
+                           fakes.FakeAmd('other').ark_key, 98)
+    result = appraise(snp, evidence, [vcek, fakes.pem(stranger)])
+    assert not result.verified
+    assert any('neither a trusted AMD certificate' in r
+               for r in result.reasons)
 
 
 def test_other_fake_pki_is_not_trusted(amd, snp, key):
