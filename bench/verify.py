@@ -14,8 +14,8 @@ import datetime
 import os
 import time
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes
 
 from buckypaper_os import attestation
 from buckypaper_os.attestation import collateral_dir
@@ -65,8 +65,8 @@ def _at(case_dir: str) -> datetime.datetime:
 def snp_rate(vectors: str, seconds: float) -> float:
     case = os.path.join(vectors, 'snp-milan-v2-virtee')
     evidence = _read(os.path.join(case, 'evidence.bin'))
-    certs = [_read(os.path.join(case, n)) for n in ('vcek.pem',
-                                                     'cert_chain.pem')]
+    certs = [_read(os.path.join(case, n))
+             for n in ('vcek.pem', 'cert_chain.pem')]
     at = _at(case)
 
     def once():

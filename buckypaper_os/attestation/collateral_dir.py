@@ -39,8 +39,8 @@ class CollateralDir:
                 from None
         if len(data) > MAX_FILE_SIZE:
             raise errors.EvidenceError(
-                'collateral %s is larger than %d bytes' % (name,
-                                                          MAX_FILE_SIZE))
+                'collateral %s is larger than %d bytes'
+                % (name, MAX_FILE_SIZE))
         return data
 
 

@@ -11,11 +11,11 @@ import typing
 import warnings
 
 from cryptography import exceptions as crypto_exc
-from cryptography import utils
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives import serialization
+from cryptography import utils
+from cryptography import x509
 
 from buckypaper_os.attestation import errors
 

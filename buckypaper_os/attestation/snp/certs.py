@@ -11,16 +11,14 @@ import functools
 import typing
 
 from cryptography import exceptions
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives import serialization
+from cryptography import x509
 from pyasn1.codec.der import decoder
 from pyasn1.error import PyAsn1Error
 from pyasn1.type import char
 from pyasn1.type import univ
 
-from buckypaper_os.attestation import errors
-from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.snp import abi
 
 _AMD = '1.3.6.1.4.1.3704.1.'
@@ -88,8 +86,7 @@ def _extensions(der: bytes) -> typing.Dict[str, bytes]:
 
 
 def _decode(value: typing.Optional[bytes], spec, convert):
-    """``convert`` of a DER value of type ``spec``; None if absent or
-    malformed."""
+    """``convert`` of a DER value of type ``spec``; None if bad or absent."""
     if value is None:
         return None
     try:

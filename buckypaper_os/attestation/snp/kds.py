@@ -29,9 +29,9 @@ import typing
 
 from cryptography.hazmat.primitives import serialization
 
-from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.snp import abi
 from buckypaper_os.attestation.snp import certs as certs_mod
+from buckypaper_os.attestation import x509util
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,8 +44,11 @@ class Found:
 
     def signer(self, report: abi.Report
                ) -> typing.Optional[certs_mod.SigningCert]:
-        """The VCEK/VLEK meant for ``report``: the one of the report's key
-        type and chip if there is one, else the first."""
+        """The VCEK/VLEK meant for ``report``.
+
+        The one of the report's key type and chip if there is one, else the
+        first.
+        """
         for s in self.signers:
             if s.kind == report.signing_key and (
                     s.kind == 'vlek' or (s.hwid is not None and

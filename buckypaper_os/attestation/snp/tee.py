@@ -6,12 +6,12 @@ import typing
 
 from buckypaper_os.attestation import policy as policy_mod
 from buckypaper_os.attestation import result
-from buckypaper_os.attestation import tee
 from buckypaper_os.attestation.snp import abi
 from buckypaper_os.attestation.snp import kds
 from buckypaper_os.attestation.snp import trust as trust_mod
 from buckypaper_os.attestation.snp import validate
 from buckypaper_os.attestation.snp import verify
+from buckypaper_os.attestation import tee
 
 
 class SNP(tee.TEE):

@@ -9,8 +9,8 @@ import dataclasses
 import functools
 import typing
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography import x509
 
 from buckypaper_os.attestation import roots
 from buckypaper_os.attestation.snp import abi
@@ -18,8 +18,7 @@ from buckypaper_os.attestation.snp import abi
 
 @dataclasses.dataclass(frozen=True)
 class Anchors:
-    """The root (ARK) and the intermediates (ASK for VCEKs, ASVK for
-    VLEKs) of one product."""
+    """The ARK, ASK (issues VCEKs) and ASVK (issues VLEKs) of a product."""
 
     ark: x509.Certificate
     ask: x509.Certificate

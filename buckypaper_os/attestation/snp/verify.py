@@ -16,16 +16,16 @@ import datetime
 import functools
 import typing
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import utils
+from cryptography.hazmat.primitives import hashes
+from cryptography import x509
 
 from buckypaper_os.attestation import result
-from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.snp import abi
 from buckypaper_os.attestation.snp import certs as certs_mod
 from buckypaper_os.attestation.snp import trust as trust_mod
+from buckypaper_os.attestation import x509util
 
 _ECDSA_SHA384 = ec.ECDSA(hashes.SHA384())
 _ISSUER = {'vcek': 'ASK', 'vlek': 'ASVK'}

@@ -30,10 +30,10 @@ import typing
 from cryptography import x509
 
 from buckypaper_os.attestation import errors
-from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.tdx import abi
 from buckypaper_os.attestation.tdx import pck
 from buckypaper_os.attestation.tdx import verify
+from buckypaper_os.attestation import x509util
 
 FILES = ('tcb_info.json', 'tcb_info_issuer_chain.pem', 'qe_identity.json',
          'qe_identity_issuer_chain.pem', 'pck_crl.der',
@@ -87,8 +87,10 @@ class Appraisal(typing.NamedTuple):
 
 def read(source) -> typing.Optional[typing.Tuple[
         typing.Optional[bytes], ...]]:
-    """The seven collateral files (None for a missing one), or None when
-    none of them is present."""
+    """The seven collateral files (None for a missing one).
+
+    None when none of them is present.
+    """
     files = tuple(source.read(name) for name in FILES)
     if all(f is None for f in files):
         return None

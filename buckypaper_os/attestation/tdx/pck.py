@@ -9,10 +9,9 @@ CRL Profile) is a SEQUENCE of (OID, value) pairs: ``.2`` TCB (components
 import functools
 import typing
 
-from cryptography import exceptions as crypto_exc
 from cryptography import x509
-from pyasn1 import error as asn1_error
 from pyasn1.codec.der import decoder
+from pyasn1 import error as asn1_error
 from pyasn1.type import univ
 
 from buckypaper_os.attestation import errors

@@ -8,12 +8,12 @@ from cryptography import x509
 
 from buckypaper_os.attestation import policy as policy_mod
 from buckypaper_os.attestation import result
-from buckypaper_os.attestation import tee
 from buckypaper_os.attestation.tdx import abi
 from buckypaper_os.attestation.tdx import collateral as collateral_mod
 from buckypaper_os.attestation.tdx import pck
 from buckypaper_os.attestation.tdx import validate
 from buckypaper_os.attestation.tdx import verify
+from buckypaper_os.attestation import tee
 
 
 class TDX(tee.TEE):

@@ -17,15 +17,15 @@ import hashlib
 import hmac
 import typing
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import utils
+from cryptography.hazmat.primitives import hashes
+from cryptography import x509
 
 from buckypaper_os.attestation import roots
-from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.tdx import abi
 from buckypaper_os.attestation.tdx import pck
+from buckypaper_os.attestation import x509util
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 

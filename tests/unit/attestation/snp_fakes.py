@@ -11,22 +11,22 @@ import functools
 import struct
 import typing
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric import utils
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography import x509
 from cryptography.x509.oid import NameOID
 from pyasn1.codec.der import encoder
 from pyasn1.type import char
 from pyasn1.type import univ
 
-from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.snp import abi
 from buckypaper_os.attestation.snp import certs as certs_mod
 from buckypaper_os.attestation.snp import trust
+from buckypaper_os.attestation import x509util
 
 PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
 NOT_BEFORE = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
@@ -59,8 +59,10 @@ def _name(cn: str) -> x509.Name:
 
 
 def make_cert(subject: str, key, issuer: str, issuer_key, serial: int,
-          extensions: typing.Sequence[x509.ExtensionType] = (),
-          not_before: datetime.datetime = NOT_BEFORE) -> x509.Certificate:
+              extensions: typing.Sequence[x509.ExtensionType] = (),
+              not_before: datetime.datetime = NOT_BEFORE
+              ) -> x509.Certificate:
+    """A certificate signed the way AMD signs (RSASSA-PSS, SHA-384)."""
     builder = (x509.CertificateBuilder()
                .subject_name(_name(subject)).issuer_name(_name(issuer))
                .public_key(key.public_key()).serial_number(serial)
@@ -96,9 +98,10 @@ class FakeAmd:
         ark = 'ARK-' + product
         return trust.Anchors(
             ark=make_cert(ark, self.ark_key, ark, self.ark_key, 1),
-            ask=make_cert('SEV-' + product, self.ask_key, ark, self.ark_key, 2),
+            ask=make_cert('SEV-' + product, self.ask_key, ark,
+                          self.ark_key, 2),
             asvk=make_cert('SEV-VLEK-' + product, self.asvk_key, ark,
-                       self.ark_key, 3))
+                           self.ark_key, 3))
 
     def trust(self) -> trust.TrustStore:
         """A trust store holding only this PKI."""
@@ -131,8 +134,8 @@ class FakeAmd:
         a = self.anchors(product)
         issuer_key = self.asvk_key if kind == 'vlek' else self.ask_key
         return make_cert('SEV-' + kind.upper(), key,
-                     x509util.common_name(a.issuer(kind)), issuer_key,
-                     serial, exts)
+                         x509util.common_name(a.issuer(kind)), issuer_key,
+                         serial, exts)
 
     def crl(self, product: str, revoked: typing.Sequence[int] = ()
             ) -> x509.CertificateRevocationList:

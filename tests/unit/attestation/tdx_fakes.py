@@ -14,11 +14,11 @@ import json
 import struct
 import typing
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import utils
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography import x509
 from cryptography.x509.oid import NameOID
 from pyasn1.codec.der import encoder
 from pyasn1.type import univ
@@ -180,7 +180,6 @@ def qe_report(pki: Pki, auth_data: bytes, isv_svn: int = QE_ISVSVN,
             + report_data)
 
 
-
 def make_quote(pki: Pki, version: int = 4, body: typing.Optional[bytes] = None,
                der_chain: bool = False, padding: int = 0,
                qe_isv_svn: int = QE_ISVSVN,
@@ -268,7 +267,7 @@ def signed_body(key: str, inner: dict, signer: ec.EllipticCurvePrivateKey,
     raw = json.dumps(inner, indent=indent).encode()
     signature = raw_signature(signer, raw).hex()
     return b'{"%s":%s,"signature":"%s"}\n' % (key.encode(), raw,
-                                                signature.encode())
+                                              signature.encode())
 
 
 def crl(issuer: x509.Certificate, key: ec.EllipticCurvePrivateKey,

@@ -12,8 +12,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 import pytest
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography import x509
 
 from buckypaper_os import attestation
 from buckypaper_os.attestation.snp import abi

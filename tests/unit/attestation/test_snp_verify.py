@@ -227,20 +227,21 @@ def test_pinned_root_substitution(amd, key):
                 'for Milan nor issued by its ARK' in result.reasons)
 
 
-def test_reissued_ask_from_the_ark_is_accepted_but_not_trusted(amd, snp,
-                                                                key):
-    """A supplied ASK re-issued by the trusted ARK is no reason to refuse;
-    the VCEK must still chain to the trusted ASK."""
+def test_reissued_ask_is_accepted(amd, snp, key):
+    """A supplied ASK re-issued by the trusted ARK is no reason to refuse.
+
+    The VCEK must still chain to the trusted ASK.
+    """
     product = abi.MILAN
     anchors = amd.anchors(product)
     reissued = fakes.make_cert('SEV-Milan', amd.ask_key, 'ARK-Milan',
-                           amd.ark_key, 99)
+                               amd.ark_key, 99)
     vcek = fakes.pem(amd.signing_cert(key, product))
     evidence = fakes.report(key, product)
     result = appraise(snp, evidence, [vcek, fakes.pem(reissued, anchors.ark)])
     assert result.verified, result.reasons
     stranger = fakes.make_cert('SEV-Milan', amd.ask_key, 'ARK-Milan',
-                           fakes.FakeAmd('other').ark_key, 98)
+                               fakes.FakeAmd('other').ark_key, 98)
     result = appraise(snp, evidence, [vcek, fakes.pem(stranger)])
     assert not result.verified
     assert any('neither a trusted AMD certificate' in r

@@ -3,9 +3,9 @@
 import random
 import struct
 
+from cryptography.hazmat.primitives import serialization
 import hypothesis
 from hypothesis import strategies as st
-from cryptography.hazmat.primitives import serialization
 import pytest
 
 from buckypaper_os import attestation
@@ -32,8 +32,10 @@ def case():
 
 
 def _outcome(evidence, case, collateral=None):
-    """'error' for EvidenceError, else the result (any other exception
-    propagates and fails the test)."""
+    """'error' for EvidenceError, else the result.
+
+    Any other exception propagates and fails the test.
+    """
     try:
         return attestation.verify(evidence, at=case.at,
                                   collateral=collateral or case.collateral)

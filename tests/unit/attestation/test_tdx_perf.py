@@ -1,8 +1,8 @@
 """A warm TDX verification costs one ECDSA verify (everything else cached)."""
 
 from buckypaper_os import attestation
-from buckypaper_os.attestation import x509util
 from buckypaper_os.attestation.tdx import tee as tdx_tee
+from buckypaper_os.attestation import x509util
 from tests.unit.attestation import tdx_fakes as fakes
 
 
