@@ -4,7 +4,8 @@ In order of preference:
 
 1. the ``certs`` given by the caller (PEM bundles or DER, any order: the
    VCEK/VLEK and the KDS ``cert_chain``);
-2. the collateral files ``vcek.pem`` / ``vlek.pem`` and ``cert_chain.pem``;
+2. the collateral files ``vcek.pem`` / ``vlek.pem`` (or ``.der``) and
+   ``cert_chain.pem``;
 3. an offline copy of AMD KDS in the collateral directory, keyed as the
    KDS URLs are (``https://kdsintf.amd.com/vcek/v1/{product}/{hwid}?
    blSPL=..&teeSPL=..&snpSPL=..&ucodeSPL=..[&fmcSPL=..]``)::
@@ -32,6 +33,8 @@ from cryptography.hazmat.primitives import serialization
 from buckypaper_os.attestation.snp import abi
 from buckypaper_os.attestation.snp import certs as certs_mod
 from buckypaper_os.attestation import x509util
+
+_FILES = ('vcek.pem', 'vcek.der', 'vlek.pem', 'vlek.der', 'cert_chain.pem')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,9 +65,7 @@ def find(report: abi.Report, certs: typing.Sequence[bytes], collateral,
     """Certificates for ``report`` from ``certs`` or ``collateral``."""
     found = _split(tuple(certs))
     if not found.signers and collateral is not None:
-        found = _split(tuple(c for c in (
-            collateral.read('vcek.pem'), collateral.read('vlek.pem'),
-            collateral.read('cert_chain.pem')) if c))
+        found = _split(tuple(c for c in map(collateral.read, _FILES) if c))
         if not found.signers:
             found = _from_cache(report, collateral, product)
     return found

@@ -1,5 +1,7 @@
 """Every SEV-SNP vector case gives exactly its expected verdict."""
 
+from cryptography.hazmat.primitives import serialization
+from cryptography import x509
 import pytest
 
 from buckypaper_os import attestation
@@ -72,3 +74,16 @@ def test_unreadable_certificate_is_evidence_error():
     with pytest.raises(attestation.EvidenceError, match='certificate'):
         attestation.verify(case.evidence, certs=[b'not a certificate'],
                            at=case.at)
+
+
+@vectors.needs_vectors
+def test_der_signing_certificate_in_collateral_dir(tmp_path):
+    case = vectors.Case('snp-milan-v3-vlek')
+    (vlek,) = x509.load_pem_x509_certificates(case.read('vlek.pem'))
+    (tmp_path / 'vlek.der').write_bytes(
+        vlek.public_bytes(serialization.Encoding.DER))
+    (tmp_path / 'cert_chain.pem').write_bytes(case.read('cert_chain.pem'))
+    result = attestation.verify(case.evidence, collateral=str(tmp_path),
+                                at=case.at)
+    assert result.verified, result.reasons
+    assert result.status == 'affirming'
