@@ -86,7 +86,7 @@ def test_turin_fmc_mismatch(amd, snp, key):
 
 
 def test_vlek_report(amd, snp, key):
-    evidence = fakes.report(key, abi.MILAN, signing_key=1,
+    evidence = fakes.report(key, abi.MILAN, signing_key='vlek',
                             chip_id=bytes(64))
     vlek = amd.signing_cert(key, abi.MILAN, kind='vlek')
     result = appraise(snp, evidence,
@@ -96,7 +96,7 @@ def test_vlek_report(amd, snp, key):
 
 
 def test_vlek_certificate_for_vcek_report(amd, snp, key):
-    evidence = fakes.report(key, abi.MILAN, signing_key=0)
+    evidence = fakes.report(key, abi.MILAN, signing_key='vcek')
     vlek = amd.signing_cert(key, abi.MILAN, kind='vlek')
     result = appraise(snp, evidence,
                       [fakes.pem(vlek), amd.chain(abi.MILAN, 'vlek')])
@@ -107,7 +107,7 @@ def test_vlek_certificate_for_vcek_report(amd, snp, key):
 
 def test_vcek_not_issued_by_ask(amd, snp, key):
     """A VCEK-type certificate issued by the ASVK is not a VCEK."""
-    evidence = fakes.report(key, abi.MILAN, signing_key=1,
+    evidence = fakes.report(key, abi.MILAN, signing_key='vlek',
                             chip_id=bytes(64))
     vcek = amd.signing_cert(key, abi.MILAN)
     result = appraise(snp, evidence, [fakes.pem(vcek)])
@@ -207,7 +207,7 @@ def test_wrong_key(amd, snp, key):
 
 
 def test_unsigned_report(amd, snp, key):
-    evidence = fakes.report(None, abi.MILAN, signing_key=7)
+    evidence = fakes.report(None, abi.MILAN, signing_key='none')
     result = appraise(snp, evidence, vcek_certs(amd, key, abi.MILAN))
     assert not result.verified
     assert result.claims['signing_key'] == 'none'
