@@ -5,6 +5,7 @@ point is :func:`verify`.
 """
 
 import datetime
+import os
 import typing
 
 from buckypaper_os.attestation import collateral_dir
@@ -18,6 +19,8 @@ __all__ = ['verify', 'AttestationResult', 'EvidenceError', 'Policy']
 #: Evidence larger than this is refused before parsing (a TDX quote with a
 #: PEM chain is a few KiB; an SNP report is 1184 bytes).
 MAX_EVIDENCE_SIZE = 64 * 1024
+#: At most this many certificate blobs, each at most MAX_EVIDENCE_SIZE.
+MAX_CERTS = 8
 
 
 def verify(evidence: bytes, *, tee: typing.Optional[str] = None,
@@ -37,23 +40,35 @@ def verify(evidence: bytes, *, tee: typing.Optional[str] = None,
     :raises EvidenceError: the evidence, certificates or collateral cannot
         be parsed.
     """
-    if not isinstance(evidence, (bytes, bytearray, memoryview)):
-        raise EvidenceError('evidence must be bytes')
-    evidence = bytes(evidence)
-    if len(evidence) > MAX_EVIDENCE_SIZE:
-        raise EvidenceError('evidence of %d bytes exceeds the %d-byte limit'
-                            % (len(evidence), MAX_EVIDENCE_SIZE))
-    if isinstance(collateral, str):
-        collateral = collateral_dir.CollateralDir(collateral)
+    evidence = _bytes(evidence, 'evidence')
+    certs = tuple(_bytes(cert, 'certificate') for cert in certs)
+    if len(certs) > MAX_CERTS:
+        raise EvidenceError('more than %d certificate blobs' % MAX_CERTS)
+    if isinstance(collateral, (str, os.PathLike)):
+        collateral = collateral_dir.CollateralDir(os.fspath(collateral))
     plugin = tee_mod.get(tee, evidence)
-    return plugin.appraise(evidence, certs=tuple(bytes(c) for c in certs),
-                           collateral=collateral, at=_utc(at),
-                           policy=policy or Policy())
+    return plugin.appraise(evidence, certs=certs, collateral=collateral,
+                           at=_utc(at), policy=policy or Policy())
+
+
+def _bytes(value, what: str) -> bytes:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise EvidenceError('%s must be bytes' % what)
+    if len(value) > MAX_EVIDENCE_SIZE:
+        raise EvidenceError('%s of %d bytes exceeds the %d-byte limit'
+                            % (what, len(value), MAX_EVIDENCE_SIZE))
+    return bytes(value)
 
 
 def _utc(at: typing.Optional[datetime.datetime]) -> datetime.datetime:
     if at is None:
         return datetime.datetime.now(datetime.timezone.utc)
+    if not isinstance(at, datetime.datetime):
+        raise EvidenceError('the verification time must be a datetime')
     if at.tzinfo is None:
         return at.replace(tzinfo=datetime.timezone.utc)
-    return at.astimezone(datetime.timezone.utc)
+    try:
+        return at.astimezone(datetime.timezone.utc)
+    except OverflowError:
+        raise EvidenceError('verification time %s is out of range'
+                            % at.isoformat()) from None

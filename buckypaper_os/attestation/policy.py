@@ -19,6 +19,7 @@ Keys that do not apply to a TEE are ignored for that TEE.
 
 import dataclasses
 import json
+import re
 import typing
 
 from buckypaper_os.attestation import errors
@@ -29,9 +30,6 @@ DEFAULT_TCB_STATUS_WARN = (
     'SWHardeningNeeded', 'ConfigurationNeeded',
     'ConfigurationAndSWHardeningNeeded', 'OutOfDate',
     'OutOfDateConfigurationNeeded')
-
-_HEX_LENGTHS = {'report_data': 64, 'host_data': 32, 'mr_config_id': 48,
-                'mr_owner': 48}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,34 +73,19 @@ class Policy:
 
     @classmethod
     def from_dict(cls, data: typing.Mapping) -> 'Policy':
-        """Build a policy from its JSON form, refusing unknown keys."""
+        """Build a policy from its JSON form.
+
+        Unknown keys and values of the wrong type are refused: a string
+        ``"false"`` is not a boolean here.
+        """
         if not isinstance(data, dict):
             raise errors.EvidenceError('policy must be a JSON object')
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted(set(data) - set(_CONVERT))
         if unknown:
             raise errors.EvidenceError(
-                'unknown policy keys: %s' % ', '.join(unknown))
-        values = dict(data)
-        for key in ('snp_policy_set', 'snp_policy_clear'):
-            if key in values:
-                values[key] = _as_int(key, values[key])
-        if 'measurements' in values:
-            values['measurements'] = tuple(
-                _hex('measurements', v, 48) for v in values['measurements'])
-        if 'tcb_status_warn' in values:
-            values['tcb_status_warn'] = tuple(
-                str(v) for v in values['tcb_status_warn'])
-        if 'rtmrs' in values:
-            values['rtmrs'] = {str(k): tuple(_hex('rtmrs', x, 48) for x in v)
-                               for k, v in dict(values['rtmrs']).items()}
-        if 'min_tcb' in values:
-            values['min_tcb'] = {str(k): _as_int('min_tcb', v)
-                                 for k, v in dict(values['min_tcb']).items()}
-        for key, length in _HEX_LENGTHS.items():
-            if values.get(key) is not None:
-                values[key] = _hex(key, values[key], length)
-        return cls(**values)
+                'unknown policy keys: %s' % ', '.join(map(str, unknown)))
+        return cls(**{key: _CONVERT[key](key, value)
+                      for key, value in data.items()})
 
     @classmethod
     def from_file(cls, path: str) -> 'Policy':
@@ -110,26 +93,118 @@ class Policy:
         try:
             with open(path, encoding='utf-8') as f:
                 data = json.load(f)
-        except (OSError, ValueError) as exc:
-            raise errors.EvidenceError(
-                'cannot read policy %s: %s' % (path, exc)) from None
+        except (OSError, ValueError, RecursionError) as exc:
+            raise errors.EvidenceError('cannot read policy %s: %s' % (
+                path, ' '.join(str(exc).split())[:120])) from None
         return cls.from_dict(data)
 
 
-def _as_int(key: str, value) -> int:
-    try:
-        return int(value, 0) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        raise errors.EvidenceError(
-            'policy %s: %r is not an integer' % (key, value)) from None
+def _fail(key: str, what: str) -> typing.NoReturn:
+    raise errors.EvidenceError('policy %s: %s' % (key, what))
 
 
-def _hex(key: str, value, length: typing.Optional[int] = None) -> str:
+def _bool(key: str, value) -> bool:
+    if not isinstance(value, bool):
+        _fail(key, 'must be true or false')
+    return value
+
+
+def _int(key: str, value, maximum: int = 2 ** 64 - 1) -> int:
+    """An integer, or a string of one (``"0x30000"``), in 0..maximum."""
+    if isinstance(value, str):
+        try:
+            value = int(value, 0)
+        except ValueError:
+            _fail(key, '%r is not an integer' % value[:40])
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(key, 'must be an integer')
+    if not 0 <= value <= maximum:
+        _fail(key, 'must be between 0 and %d' % maximum)
+    return value
+
+
+def _list(key: str, value) -> list:
+    if not isinstance(value, list):
+        _fail(key, 'must be a list')
+    return value
+
+
+def _object(key: str, value) -> dict:
+    if not isinstance(value, dict):
+        _fail(key, 'must be an object')
+    return value
+
+
+def _hex(key: str, value, length: int) -> str:
+    if not isinstance(value, str):
+        _fail(key, 'must be a hex string')
     try:
-        raw = bytes.fromhex(str(value))
+        raw = bytes.fromhex(value)
     except ValueError:
-        raise errors.EvidenceError('policy %s: not hex' % key) from None
-    if length is not None and len(raw) != length:
-        raise errors.EvidenceError(
-            'policy %s: %d bytes, expected %d' % (key, len(raw), length))
+        _fail(key, 'not hex')
+    if len(raw) != length:
+        _fail(key, '%d bytes, expected %d' % (len(raw), length))
     return raw.hex()
+
+
+def _optional(convert: typing.Callable) -> typing.Callable:
+    return lambda key, value: None if value is None else convert(key, value)
+
+
+def _hex_of(length: int) -> typing.Callable:
+    return _optional(lambda key, value: _hex(key, value, length))
+
+
+def _measurements(key: str, value) -> typing.Tuple[str, ...]:
+    return tuple(_hex(key, item, 48) for item in _list(key, value))
+
+
+def _rtmrs(key: str, value) -> dict:
+    result = {}
+    for index, allowed in _object(key, value).items():
+        if str(index) not in ('0', '1', '2', '3'):
+            _fail(key, 'RTMR index must be "0" to "3"')
+        result[str(index)] = _measurements(key, allowed)
+    return result
+
+
+def _min_tcb(key: str, value) -> dict:
+    return {str(name): _int(key, svn, 255)
+            for name, svn in _object(key, value).items()}
+
+
+def _abi(key: str, value) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r'\d{1,3}\.\d{1,3}',
+                                                      value):
+        _fail(key, 'must be "major.minor", e.g. "1.51"')
+    if max(int(part) for part in value.split('.')) > 255:
+        _fail(key, 'major and minor are at most 255')
+    return value
+
+
+def _statuses(key: str, value) -> typing.Tuple[str, ...]:
+    items = _list(key, value)
+    if not all(isinstance(item, str) for item in items):
+        _fail(key, 'must be a list of strings')
+    return tuple(items)
+
+
+#: How each policy key is read from JSON.
+_CONVERT = {
+    'allow_debug': _bool,
+    'check_validity': _bool,
+    'min_tcb': _min_tcb,
+    'measurements': _measurements,
+    'rtmrs': _rtmrs,
+    'report_data': _hex_of(64),
+    'host_data': _hex_of(32),
+    'mr_config_id': _hex_of(48),
+    'mr_owner': _hex_of(48),
+    'vmpl': _optional(lambda key, value: _int(key, value, 3)),
+    'snp_policy_set': _int,
+    'snp_policy_clear': _int,
+    'snp_min_abi': _optional(_abi),
+    'require_sept_ve_disable': _bool,
+    'require_collateral': _bool,
+    'tcb_status_warn': _statuses,
+}

@@ -53,9 +53,60 @@ def load_certificates(data: bytes) -> typing.Tuple[x509.Certificate, ...]:
             (cert.subject, cert.issuer, cert.extensions, cert.serial_number,
              cert.public_key(), cert.signature_hash_algorithm,
              cert.not_valid_before_utc, cert.not_valid_after_utc)
+            _check_encoding(cert.public_bytes(_DER),
+                            cert.tbs_certificate_bytes, cert.signature,
+                            'certificate')
     except PARSE_ERRORS as exc:
         raise _unreadable('certificate', exc) from None
     return certs
+
+
+def _check_encoding(der: bytes, tbs: bytes, signature: bytes,
+                    what: str) -> None:
+    """Refuse encodings that ``cryptography`` reads but OpenSSL refuses.
+
+    The signature BIT STRING (last in the DER) must have no unused bits,
+    and the outer signatureAlgorithm must equal the one inside the signed
+    part (RFC 5280 4.1.1.2). ``cryptography`` checks neither, so without
+    this a signed certificate or CRL could be re-encoded, e.g. with other
+    RSASSA-PSS parameters outside the signature, and still verify.
+    """
+    if der[-len(signature) - 1] != 0:
+        raise errors.EvidenceError(
+            '%s signature is not a whole number of octets' % what)
+    try:
+        outer = _content_start(der, 0)
+        tbs_end = _tlv_end(der, outer)
+        outer_algorithm = der[tbs_end:_tlv_end(der, tbs_end)]
+        pos = _content_start(tbs, 0)
+        while tbs[pos] in (0xA0, 0x02):  # [0] version, serial / version
+            pos = _tlv_end(tbs, pos)
+        inner_algorithm = tbs[pos:_tlv_end(tbs, pos)]
+    except IndexError:
+        inner_algorithm, outer_algorithm = b'', b'?'
+    if inner_algorithm != outer_algorithm:
+        raise errors.EvidenceError(
+            '%s signature algorithm differs from the signed one' % what)
+
+
+def _content_start(der: bytes, pos: int) -> int:
+    """Offset of the contents of the DER value at ``pos``."""
+    first = der[pos + 1]
+    return pos + 2 + (first & 0x7F if first & 0x80 else 0)
+
+
+def _tlv_end(der: bytes, pos: int) -> int:
+    """Offset just past the DER value at ``pos``."""
+    first = der[pos + 1]
+    if first & 0x80:
+        octets = first & 0x7F
+        length = int.from_bytes(der[pos + 2:pos + 2 + octets], 'big')
+    else:
+        length = first
+    end = _content_start(der, pos) + length
+    if end > len(der):
+        raise IndexError('DER value runs past its container')
+    return end
 
 
 @functools.lru_cache(maxsize=1024)
@@ -72,6 +123,8 @@ def load_crl(data: bytes,
             crl = x509.load_der_x509_crl(data)
         (crl.issuer, crl.last_update_utc, crl.next_update_utc,
          [entry.serial_number for entry in crl])
+        _check_encoding(crl.public_bytes(_DER), crl.tbs_certlist_bytes,
+                        crl.signature, what)
     except PARSE_ERRORS as exc:
         raise _unreadable(what, exc) from None
     return crl

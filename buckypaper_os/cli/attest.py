@@ -61,7 +61,11 @@ def _timestamp(value: str) -> datetime.datetime:
             'not an ISO 8601 time: %r' % value) from None
     if at.tzinfo is None:
         at = at.replace(tzinfo=datetime.timezone.utc)
-    return at
+    try:
+        return at.astimezone(datetime.timezone.utc)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(
+            'time out of range: %r' % value) from None
 
 
 def _read(path: str, what: str) -> bytes:
@@ -91,13 +95,21 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Any failure to reach a verdict is exit 2, never 1: a crash must not
+    read as a contraindicated (but orderly) verdict.
+    """
     args = build_parser().parse_args(argv)
     try:
         return run_verify(args)
     except attestation.EvidenceError as exc:
-        sys.stderr.write('buckypaper-attest: error: %s\n' % exc)
-        return EXIT_UNUSABLE
+        message = str(exc)
+    except Exception as exc:
+        message = 'internal error (%s): %s' % (type(exc).__name__, exc)
+    sys.stderr.write('buckypaper-attest: error: %s\n'
+                     % ' '.join(message.split())[:500])
+    return EXIT_UNUSABLE
 
 
 if __name__ == '__main__':

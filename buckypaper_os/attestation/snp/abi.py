@@ -1,8 +1,9 @@
 """The SEV-SNP ATTESTATION_REPORT (AMD SEV-SNP ABI specification, table 23).
 
-Versions 2, 3 and 5 are accepted. Version 3 adds CPUID_FAM_ID / MOD_ID /
-STEP at 0x188..0x18A; version 5 adds the launch and current mitigation
-vectors at 0x1F8 / 0x200.
+Versions 2 to 5 are accepted. Version 3 adds CPUID_FAM_ID / MOD_ID / STEP
+at 0x188..0x18A; version 4 (firmware 1.55.x in the field) has version 3's
+layout; version 5 adds the launch and current mitigation vectors at 0x1F8 /
+0x200.
 
 Only what makes the layout unknowable is a parse error (length, version,
 signing-key encoding). A report whose reserved fields are not zero, or that
@@ -21,7 +22,7 @@ SIGNED_SIZE = 0x2A0
 SIGNATURE_OFFSET = 0x2A0
 #: R and S are 72-byte little-endian integers (P-384 uses the low 48).
 COMPONENT_SIZE = 0x48
-VERSIONS = (2, 3, 5)
+VERSIONS = (2, 3, 4, 5)
 ECDSA_P384_SHA384 = 1
 #: Guest policy bit 19: debugging allowed.
 POLICY_DEBUG = 1 << 19
@@ -40,6 +41,7 @@ _RESERVED_COMMON = ((0x1EB, 0x1EC), (0x1EF, 0x1F0),
 _RESERVED = {
     2: ((0x188, 0x1A0), (0x1F8, SIGNED_SIZE)) + _RESERVED_COMMON,
     3: ((0x18B, 0x1A0), (0x1F8, SIGNED_SIZE)) + _RESERVED_COMMON,
+    4: ((0x18B, 0x1A0), (0x1F8, SIGNED_SIZE)) + _RESERVED_COMMON,
     5: ((0x18B, 0x1A0), (0x208, SIGNED_SIZE)) + _RESERVED_COMMON,
 }
 
@@ -109,7 +111,7 @@ def parse(data: bytes) -> Report:
      _platform, key_info, reserved) = _HEAD.unpack_from(data)
     if version not in VERSIONS:
         raise errors.EvidenceError(
-            'SEV-SNP report version %d is not supported (known: 2, 3, 5)'
+            'SEV-SNP report version %d is not supported (known: 2 to 5)'
             % version)
     anomalies = []
     if sig_algo != ECDSA_P384_SHA384:

@@ -39,9 +39,9 @@ def verify(report: abi.Report, product: typing.Optional[str],
     """Check signature, chain, CRL and certificate/report consistency.
 
     ``supplied`` is the DER of the other certificates given with the
-    report; each must be a trusted anchor of ``product`` or a certificate
-    its ARK issued (e.g. a re-issued ASK); trust still comes only from the
-    anchors. A
+    report. One that claims to be an anchor of ``product`` (same subject)
+    must be that anchor or issued by its ARK (a re-issued ASK); others are
+    ignored. Trust comes only from the anchors either way. A
     report with anomalies (see :mod:`.abi`) is never verified.
     """
     verification = _verify(report, product, signer, supplied, crl, at,
@@ -133,9 +133,11 @@ def _chain_cached(signer_der: bytes, kind: str, product: str,
     if not x509util.signed_by(ark, ark):
         reasons.append('the ARK %s is not self-signed'
                        % x509util.common_name(ark))
+    anchors = {x509.load_der_x509_certificate(d).subject for d in pinned}
     for der in supplied:
         cert = x509.load_der_x509_certificate(der)
-        if der not in pinned and not x509util.signed_by(cert, ark):
+        if (cert.subject in anchors and der not in pinned
+                and not x509util.signed_by(cert, ark)):
             reasons.append('certificate %s is neither a trusted AMD '
                            'certificate for %s nor issued by its ARK'
                            % (x509util.common_name(cert), product))

@@ -145,11 +145,12 @@ def _appraise(files: typing.Tuple[bytes, ...], tee_tcb_svn: bytes,
         if x509util.is_revoked(crl, cert):
             reasons.append('%s is revoked' % x509util.common_name(cert))
     reasons = tuple(r for r in reasons if r)
+    if reasons:
+        # Nothing of unverified collateral is read further, dates included.
+        return Appraisal(reasons, None, ())
     windows = _windows(tcb_signers + qe_signers + crl_chain,
                        (('PCK CRL', pck_crl), ('root CA CRL', root_crl)),
                        (('TCB Info', tcb_info), ('QE Identity', qe_id)))
-    if reasons:
-        return Appraisal(reasons, None, windows)
     reasons = (_tcb_info_matches(tcb_info, chain.extensions)
                + _qe_identity_matches(qe_id, qe_report)
                + _module_matches(tcb_info, tee_tcb_svn, mr_signer_seam,
@@ -440,12 +441,13 @@ def _date(doc: dict, key: str, what: str) -> datetime.datetime:
     try:
         value = datetime.datetime.fromisoformat(
             _get(doc, key, str, what).replace('Z', '+00:00'))
-    except ValueError:
+        if value.tzinfo is None:
+            raise errors.EvidenceError('%s: %s has no time zone'
+                                       % (what, key))
+        return value.astimezone(datetime.timezone.utc)
+    except (ValueError, OverflowError):
         raise errors.EvidenceError('%s: %s is not a date' % (what, key)) \
             from None
-    if value.tzinfo is None:
-        raise errors.EvidenceError('%s: %s has no time zone' % (what, key))
-    return value.astimezone(datetime.timezone.utc)
 
 
 def _iso(at: datetime.datetime) -> str:

@@ -81,18 +81,44 @@ def certificates(data: bytes) -> typing.Tuple[x509.Certificate, ...]:
     return certs
 
 
+#: A PCK chain is leaf, CA and root; anything much longer is not one.
+MAX_CHAIN = 8
+
+
 def _split_der(data: bytes) -> typing.List[bytes]:
-    """Split concatenated DER values (each a certificate)."""
+    """Split concatenated DER SEQUENCEs (each a certificate).
+
+    Only the tag and length octets are read here, so splitting costs
+    nothing next to parsing the certificates themselves.
+    """
     parts = []
     while data:
-        try:
-            _, rest = decoder.decode(data, asn1Spec=univ.Sequence())
-        except (asn1_error.PyAsn1Error, TypeError, ValueError):
+        if len(parts) == MAX_CHAIN:
             raise errors.EvidenceError(
-                'unreadable DER in PCK certificate chain') from None
-        parts.append(data[:len(data) - len(rest)])
-        data = rest
+                'PCK certificate chain has more than %d certificates'
+                % MAX_CHAIN)
+        size = _der_size(data)
+        parts.append(data[:size])
+        data = data[size:]
     return parts
+
+
+def _der_size(data: bytes) -> int:
+    """The encoded size of the DER SEQUENCE at the start of ``data``."""
+    if len(data) < 2 or data[0] != 0x30:
+        raise errors.EvidenceError('unreadable DER in PCK certificate chain')
+    if data[1] < 0x80:
+        header, length = 2, data[1]
+    else:
+        octets = data[1] & 0x7F
+        if not 1 <= octets <= 3 or len(data) < 2 + octets:
+            raise errors.EvidenceError(
+                'unreadable DER length in PCK certificate chain')
+        header = 2 + octets
+        length = int.from_bytes(data[2:header], 'big')
+    if header + length > len(data):
+        raise errors.EvidenceError('truncated DER in PCK certificate chain')
+    return header + length
 
 
 def extensions(cert: x509.Certificate) -> PckExtensions:

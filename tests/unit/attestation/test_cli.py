@@ -63,3 +63,26 @@ def test_bad_policy_is_exit_2(capsys, tmp_path):
     code, _, err = _run(capsys, ['verify', '--evidence', str(evidence),
                                  '--policy', str(policy)])
     assert code == 2 and 'unknown policy keys: allow_debugging' in err
+
+
+@pytest.mark.parametrize('when', ['0001-01-01T00:00:00+01:00',
+                                  '9999-12-31T23:59:59-01:00'])
+def test_time_out_of_range_is_exit_2(capsys, tmp_path, when):
+    path = tmp_path / 'evidence.bin'
+    path.write_bytes(b'x')
+    with pytest.raises(SystemExit) as exc:
+        attest.main(['verify', '--evidence', str(path), '--at', when])
+    assert exc.value.code == 2
+
+
+def test_internal_error_is_exit_2_without_traceback(capsys, tmp_path,
+                                                    monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError('boom')
+    monkeypatch.setattr(attest.attestation, 'verify', broken)
+    path = tmp_path / 'evidence.bin'
+    path.write_bytes(b'x')
+    code, out, err = _run(capsys, ['verify', '--evidence', str(path)])
+    assert code == 2 and out == ''
+    assert err == ('buckypaper-attest: error: internal error '
+                   '(RuntimeError): boom\n')

@@ -4,20 +4,17 @@ Whatever the bytes, :func:`verify` either raises the one documented
 :class:`EvidenceError` or returns an unverified, contraindicated result.
 """
 
-import os
+import datetime
 
 from hypothesis import given
-from hypothesis import HealthCheck
-from hypothesis import settings
 from hypothesis import strategies as st
 import pytest
 
 from buckypaper_os import attestation
+from tests import fuzzing
 from tests import vectors
 
-_SETTINGS = settings(max_examples=int(os.environ.get('FUZZ_EXAMPLES', 300)),
-                     deadline=None,
-                     suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = fuzzing.SETTINGS
 
 
 def _refused(evidence: bytes, **kwargs) -> None:
@@ -37,13 +34,6 @@ def test_arbitrary_bytes(data, tee):
     _refused(data, tee=tee)
 
 
-#: Bytes of a v4 quote that are signed or are signatures: header and body,
-#: quote signature and attestation key, certification data header, QE report
-#: and its signature. Past them, PEM text may change without changing the
-#: certificates it encodes.
-TDX_SIGNED_PREFIX = 48 + 584 + 4 + 64 + 64 + 6 + 384 + 64
-
-
 def _mutations(case_prefix: str):
     names = vectors.case_names(case_prefix)
     return [(name, vectors.Case(name)) for name in names
@@ -56,7 +46,7 @@ def test_mutated_real_evidence(name, case):
     original = case.evidence
     span = len(original)
     if case.expected['tee'] == 'tdx':
-        span = TDX_SIGNED_PREFIX
+        span = fuzzing.TDX_SIGNED_PREFIX
 
     @_SETTINGS
     @given(st.lists(st.tuples(st.integers(0, span - 1),
@@ -74,3 +64,21 @@ def test_mutated_real_evidence(name, case):
                  at=case.at)
 
     check()
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'certs': [b'x'] * 9}, 'more than 8 certificate blobs'),
+    ({'certs': ['pem text']}, 'certificate must be bytes'),
+    ({'certs': [b'x' * (attestation.MAX_EVIDENCE_SIZE + 1)]}, 'exceeds'),
+    ({'at': '2024-01-01'}, 'must be a datetime'),
+    ({'at': datetime.datetime(1, 1, 1, tzinfo=datetime.timezone(
+        datetime.timedelta(hours=1)))}, 'out of range'),
+])
+def test_unusable_arguments(kwargs, message):
+    with pytest.raises(attestation.EvidenceError, match=message):
+        attestation.verify(b'\x02' + bytes(1183), **kwargs)
+
+
+def test_collateral_may_be_a_path(tmp_path):
+    result = attestation.verify(b'\x02' + bytes(1183), collateral=tmp_path)
+    assert result.status == 'contraindicated'

@@ -67,3 +67,38 @@ def test_worst_finding_decides():
     assert res.trustworthiness == {
         'instance-identity': 2, 'configuration': 96, 'executables': 2,
         'hardware': 32}
+
+
+@pytest.mark.parametrize('doc', [
+    {'allow_debug': 'false'}, {'allow_debug': 0}, {'check_validity': 'no'},
+    {'require_collateral': None}, {'measurements': 5},
+    {'measurements': ['ab' * 47]}, {'min_tcb': 'x'}, {'min_tcb': {'snp': 256}},
+    {'min_tcb': {'snp': True}}, {'rtmrs': [1]}, {'rtmrs': {'4': []}},
+    {'tcb_status_warn': 5}, {'tcb_status_warn': [1]},
+    {'snp_policy_set': 1e400}, {'snp_policy_set': 1.5},
+    {'snp_policy_set': -1}, {'snp_min_abi': 1.51}, {'snp_min_abi': '1.256'},
+    {'vmpl': '1x'}, {'vmpl': 4}, {'host_data': 32},
+])
+def test_from_dict_refuses_wrong_types(doc):
+    """A value of the wrong type is refused, never coerced.
+
+    ``{"allow_debug": "false"}`` would otherwise be truthy and admit debug
+    guests.
+    """
+    (key,) = doc
+    with pytest.raises(errors.EvidenceError, match='policy %s: ' % key):
+        policy.Policy.from_dict(doc)
+
+
+def test_from_dict_accepts_null_for_optional_values():
+    p = policy.Policy.from_dict({'vmpl': None, 'host_data': None,
+                                 'snp_min_abi': None})
+    assert p.vmpl is None and p.host_data is None
+    assert policy.Policy.from_dict({'vmpl': '0'}).vmpl == 0
+
+
+def test_deeply_nested_policy_file_is_refused(tmp_path):
+    path = tmp_path / 'p.json'
+    path.write_text('[' * 100000 + ']' * 100000)
+    with pytest.raises(errors.EvidenceError, match='cannot read policy'):
+        policy.Policy.from_file(str(path))

@@ -13,17 +13,12 @@ from buckypaper_os.attestation import collateral_dir
 from buckypaper_os.attestation.tdx import abi
 from buckypaper_os.attestation.tdx import collateral as collateral_mod
 from buckypaper_os.attestation.tdx import pck
+from tests import fuzzing
 from tests import vectors
 
 pytestmark = vectors.needs_vectors
-#: Bytes of a v4 quote that are signed or are signatures (header, body,
-#: quote signature and key, certification data header, QE report and its
-#: signature); the PEM text after them may change without changing a
-#: certificate.
-SIGNED_PREFIX = 48 + 584 + 4 + 64 + 64 + 6 + 384 + 64
-SETTINGS = hypothesis.settings(
-    max_examples=300, deadline=None,
-    suppress_health_check=[hypothesis.HealthCheck.too_slow])
+SIGNED_PREFIX = fuzzing.TDX_SIGNED_PREFIX
+SETTINGS = fuzzing.SETTINGS
 
 
 @pytest.fixture(scope='module')

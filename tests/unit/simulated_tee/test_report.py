@@ -53,7 +53,7 @@ def test_field_of_the_wrong_size_is_refused(field, size):
         report.build(abi.MILAN, **fields)
 
 
-@pytest.mark.parametrize('kwargs', [{'version': 4}, {'signing_key': 'ask'}])
+@pytest.mark.parametrize('kwargs', [{'version': 6}, {'signing_key': 'ask'}])
 def test_unknown_version_or_key_is_refused(kwargs):
     with pytest.raises(ValueError):
         report.build(abi.MILAN, tcb=report.DEFAULT_TCB[abi.MILAN],

@@ -1,0 +1,23 @@
+"""Shared settings of the property-based (fuzz) tests.
+
+``FUZZ_EXAMPLES`` sets the number of examples per test (``tox -e fuzz``
+raises it for the nightly run).
+"""
+
+import os
+
+from hypothesis import HealthCheck
+from hypothesis import settings
+
+from buckypaper_os.attestation.tdx import abi as tdx_abi
+
+SETTINGS = settings(max_examples=int(os.environ.get('FUZZ_EXAMPLES', 300)),
+                    deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+#: Bytes of a v4 TDX quote that are signed or are signatures: header and
+#: body, quote signature and attestation key, certification data header,
+#: QE report and its signature. Past them, PEM text may change without
+#: changing the certificates it encodes.
+TDX_SIGNED_PREFIX = (tdx_abi.HEADER_SIZE + tdx_abi.TD10_BODY_SIZE + 4 + 64
+                     + 64 + 6 + tdx_abi.QE_REPORT_SIZE + 64)
