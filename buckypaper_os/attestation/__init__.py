@@ -27,7 +27,8 @@ def verify(evidence: bytes, *, tee: typing.Optional[str] = None,
            certs: typing.Iterable[bytes] = (),
            collateral: typing.Union[str, tee_mod.Collateral, None] = None,
            at: typing.Optional[datetime.datetime] = None,
-           policy: typing.Optional[Policy] = None) -> AttestationResult:
+           policy: typing.Optional[Policy] = None,
+           plugin: typing.Optional[tee_mod.TEE] = None) -> AttestationResult:
     """Verify and appraise one piece of evidence.
 
     :param evidence: a raw SNP ATTESTATION_REPORT or TDX quote.
@@ -37,6 +38,8 @@ def verify(evidence: bytes, *, tee: typing.Optional[str] = None,
         object with a ``read(name)`` method.
     :param at: verification time (aware or UTC-naive); default now.
     :param policy: appraisal policy; default :class:`Policy()`.
+    :param plugin: a TEE plugin to use instead of the registered one of
+        ``tee``, e.g. one with other trust anchors (a simulated TEE).
     :raises EvidenceError: the evidence, certificates or collateral cannot
         be parsed.
     """
@@ -46,7 +49,7 @@ def verify(evidence: bytes, *, tee: typing.Optional[str] = None,
         raise EvidenceError('more than %d certificate blobs' % MAX_CERTS)
     if isinstance(collateral, (str, os.PathLike)):
         collateral = collateral_dir.CollateralDir(os.fspath(collateral))
-    plugin = tee_mod.get(tee, evidence)
+    plugin = plugin or tee_mod.get(tee, evidence)
     return plugin.appraise(evidence, certs=certs, collateral=collateral,
                            at=_utc(at), policy=policy or Policy())
 

@@ -43,6 +43,44 @@ OPTS = [
     cfg.IntOpt('nonce_lifetime', default=60, min=1,
                help='Seconds a challenge nonce may be used after it is '
                     'issued. Nonces are single use.'),
+    cfg.IntOpt('challenges_per_minute', default=30, min=1,
+               help='Most challenges one instance may ask for in a '
+                    'minute; more are refused (HTTP 429) so that a guest '
+                    'cannot flood the nonce table.'),
+    cfg.StrOpt('topic', default='nitride',
+               help='oslo.messaging topic of the Nitride RPC service. '
+                    'Every worker on the same topic and database serves '
+                    'as one.'),
+    cfg.BoolOpt('release_on_warning', default=False,
+                help='Authorize key release for an attestation graded '
+                     'warning (genuine TEE whose TDX TCB is not '
+                     'UpToDate). By default only affirming attestations '
+                     'release keys.'),
+    cfg.StrOpt('simulated_tee_trust_dir',
+               help='Directory with the public ark.pem and ask.pem of a '
+                    'simulated TEE (buckypaper-simulated-tee init). When '
+                    'set, evidence signed by that simulated chain is '
+                    'accepted and every result and token from it is '
+                    'marked simulated. For tests and demos only: never '
+                    'set this in production.'),
+]
+
+API_GROUP = cfg.OptGroup(
+    'nitride_api', title='Nitride guest API',
+    help='The HTTP API that guests use for challenges, attestation and '
+         'key release. Run it behind a TLS-terminating proxy or a WSGI '
+         'server (buckypaper_os.nitride_service.api.wsgi:application).')
+
+API_OPTS = [
+    cfg.HostAddressOpt('bind_host', default='127.0.0.1',
+                       help='Address the development server of '
+                            'buckypaper-nitride-api listens on.'),
+    cfg.PortOpt('bind_port', default=9797,
+                help='Port the development server of '
+                     'buckypaper-nitride-api listens on.'),
+    cfg.IntOpt('max_request_bytes', default=256 * 1024, min=1024,
+               help='Largest request body accepted; larger ones are '
+                    'refused (HTTP 413) before they are read.'),
 ]
 
 
@@ -50,9 +88,11 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register the group's options and the [database] defaults."""
     conf.register_group(GROUP)
     conf.register_opts(OPTS, group=GROUP)
+    conf.register_group(API_GROUP)
+    conf.register_opts(API_OPTS, group=API_GROUP)
     db_options.set_defaults(conf, connection=DEFAULT_CONNECTION)
 
 
 def list_opts():
-    """The group and its options, for oslo-config-generator."""
-    return {GROUP: OPTS}
+    """The groups and their options, for oslo-config-generator."""
+    return {GROUP: OPTS, API_GROUP: API_OPTS}

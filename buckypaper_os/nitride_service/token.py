@@ -119,8 +119,12 @@ class Signer:
 
 def ear_claims(result: result_mod.AttestationResult, instance_uuid: str,
                project_id: str, tee_public_key: bytes, lifetime: int,
-               now: typing.Optional[float] = None) -> dict:
-    """The EAR claims set of an attestation result, before signing."""
+               now: typing.Optional[float] = None,
+               extra: typing.Optional[dict] = None) -> dict:
+    """The EAR claims set of an attestation result, before signing.
+
+    ``extra`` claims go into the TEE's submod (e.g. a simulation marker).
+    """
     iat = int(time.time() if now is None else now)
     return {
         'eat_profile': EAR_PROFILE,
@@ -135,16 +139,18 @@ def ear_claims(result: result_mod.AttestationResult, instance_uuid: str,
             'ear.trustworthiness-vector': dict(result.trustworthiness),
             CLAIMS: result.claims,
             TEE_PUBKEY: jwk.b64url_encode(tee_public_key),
+            **(extra or {}),
         }},
     }
 
 
 def issue(signer: Signer, result: result_mod.AttestationResult,
           instance_uuid: str, project_id: str, tee_public_key: bytes,
-          lifetime: int, now: typing.Optional[float] = None) -> Issued:
+          lifetime: int, now: typing.Optional[float] = None,
+          extra: typing.Optional[dict] = None) -> Issued:
     """Sign a token for ``result``, valid ``lifetime`` seconds."""
     claims = ear_claims(result, instance_uuid, project_id, tee_public_key,
-                        lifetime, now)
+                        lifetime, now, extra)
     return Issued(signer.sign(claims), claims['jti'], claims)
 
 

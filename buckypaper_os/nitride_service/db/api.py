@@ -92,7 +92,8 @@ def _delete(model: type, instance_uuid: str) -> bool:
 
 
 def reference_set(instance_uuid: str, project_id: str, tee: str,
-                  measurements: typing.List[str], policy: dict) -> None:
+                  measurements: typing.List[str], policy: dict,
+                  flavor_id: typing.Optional[str] = None) -> None:
     """Register (or replace) what an instance's evidence must show."""
     now = _utcnow()
     with _session() as session, session.begin():
@@ -105,6 +106,7 @@ def reference_set(instance_uuid: str, project_id: str, tee: str,
             row.updated_at = now
         row.project_id = project_id
         row.tee = tee
+        row.flavor_id = flavor_id
         row.measurements = list(measurements)
         row.policy = dict(policy)
 
@@ -221,6 +223,16 @@ def nonce_consume(instance_uuid: str, nonce: bytes,
     raise NonceRefused('nonce expired')
 
 
+def nonce_count_since(instance_uuid: str,
+                      since: datetime.datetime) -> int:
+    """How many nonces were issued to an instance since ``since``."""
+    with _session() as session:
+        return session.scalar(
+            sa.select(sa.func.count()).select_from(models.Nonce).where(
+                models.Nonce.instance_uuid == instance_uuid,
+                models.Nonce.issued_at > since))
+
+
 def nonce_purge(now: typing.Optional[datetime.datetime] = None) -> int:
     """Delete expired nonces; the number deleted."""
     with _session() as session, session.begin():
@@ -234,6 +246,8 @@ def nonce_purge(now: typing.Optional[datetime.datetime] = None) -> int:
 
 def attestation_create(instance_uuid: str, project_id: str, tee: str,
                        status: str, claims: dict,
+                       reasons: typing.Sequence[str] = (),
+                       simulated: bool = False,
                        token_jti: typing.Optional[str] = None,
                        token: typing.Optional[str] = None,
                        expires_at: typing.Optional[datetime.datetime] = None
@@ -241,7 +255,8 @@ def attestation_create(instance_uuid: str, project_id: str, tee: str,
     """Record a verification and the token issued for it; its id."""
     row = models.Attestation(
         instance_uuid=instance_uuid, project_id=project_id, tee=tee,
-        status=status, claims=claims, token_jti=token_jti, token=token,
+        status=status, simulated=simulated, claims=claims,
+        reasons=list(reasons), token_jti=token_jti, token=token,
         expires_at=expires_at, created_at=_utcnow())
     with _session() as session, session.begin():
         session.add(row)
@@ -281,6 +296,40 @@ def attestation_get_latest(instance_uuid: str) -> typing.Optional[dict]:
                     instance_uuid, None).limit(1)
     with _session() as session:
         return _as_dict(session.scalars(query).first())
+
+
+# Appraisal policies
+
+
+POLICY_SCOPES = ('project', 'flavor')
+
+
+def policy_set(scope: str, scope_id: str, document: dict,
+               updated_by: typing.Optional[str] = None) -> None:
+    """Store (or replace) the appraisal policy of a project or flavor."""
+    if scope not in POLICY_SCOPES:
+        raise ValueError('policy scope must be one of %s'
+                         % ', '.join(POLICY_SCOPES))
+    with _session() as session, session.begin():
+        session.merge(models.AppraisalPolicy(
+            scope=scope, scope_id=scope_id, document=dict(document),
+            updated_at=_utcnow(), updated_by=updated_by))
+
+
+def policy_get(scope: str, scope_id: str) -> typing.Optional[dict]:
+    """The policy of a project or flavor, or ``None``."""
+    with _session() as session:
+        return _as_dict(session.get(models.AppraisalPolicy,
+                                    (scope, scope_id)))
+
+
+def policy_delete(scope: str, scope_id: str) -> bool:
+    """Remove a policy; false if there was none."""
+    with _session() as session, session.begin():
+        result = session.execute(sa.delete(models.AppraisalPolicy).where(
+            models.AppraisalPolicy.scope == scope,
+            models.AppraisalPolicy.scope_id == scope_id))
+        return result.rowcount > 0
 
 
 # Audit log

@@ -32,6 +32,8 @@ class ReferenceValue(Base):
     project_id: orm.Mapped[str] = orm.mapped_column(sa.String(ID_LENGTH),
                                                     index=True)
     tee: orm.Mapped[str] = orm.mapped_column(sa.String(32))
+    flavor_id: orm.Mapped[typing.Optional[str]] = orm.mapped_column(
+        sa.String(ID_LENGTH))
     measurements: orm.Mapped[list] = orm.mapped_column(sa.JSON)
     policy: orm.Mapped[dict] = orm.mapped_column(sa.JSON)
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
@@ -86,7 +88,10 @@ class Attestation(Base):
                                                     index=True)
     tee: orm.Mapped[str] = orm.mapped_column(sa.String(32))
     status: orm.Mapped[str] = orm.mapped_column(sa.String(32))
+    simulated: orm.Mapped[bool] = orm.mapped_column(
+        sa.Boolean, default=False, server_default=sa.false())
     claims: orm.Mapped[dict] = orm.mapped_column(sa.JSON)
+    reasons: orm.Mapped[list] = orm.mapped_column(sa.JSON)
     token_jti: orm.Mapped[typing.Optional[str]] = orm.mapped_column(
         sa.String(64), unique=True)
     token: orm.Mapped[typing.Optional[str]] = orm.mapped_column(sa.Text)
@@ -94,6 +99,22 @@ class Attestation(Base):
         sa.DateTime)
     expires_at: orm.Mapped[typing.Optional[datetime.datetime]] = (
         orm.mapped_column(sa.DateTime))
+
+
+class AppraisalPolicy(Base):
+    """An appraisal policy document for a project or a flavor."""
+
+    __tablename__ = 'appraisal_policies'
+
+    scope: orm.Mapped[str] = orm.mapped_column(sa.String(16),
+                                               primary_key=True)
+    scope_id: orm.Mapped[str] = orm.mapped_column(sa.String(ID_LENGTH),
+                                                  primary_key=True)
+    document: orm.Mapped[dict] = orm.mapped_column(sa.JSON)
+    updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime)
+    updated_by: orm.Mapped[typing.Optional[str]] = orm.mapped_column(
+        sa.String(ID_LENGTH))
 
 
 class AuditEvent(Base):

@@ -56,7 +56,7 @@ def test_migrations_create_schema_matching_models(db_file):
     assert migration.version(engine) == '0001'
     assert set(sa.inspect(engine).get_table_names()) == {
         'alembic_version', 'reference_values', 'instance_bindings',
-        'nonces', 'attestations', 'audit_log'}
+        'nonces', 'attestations', 'appraisal_policies', 'audit_log'}
     with engine.connect() as connection:
         context = alembic_migration.MigrationContext.configure(connection)
         diff = autogenerate.compare_metadata(context, models.Base.metadata)
@@ -274,3 +274,27 @@ def test_audit_log_refuses_update_and_delete(db, statement):
 def test_audit_api_has_no_update_or_delete():
     names = [name for name in dir(api) if name.startswith('audit_')]
     assert sorted(names) == ['audit_append', 'audit_list']
+
+
+def test_policies_per_scope(db):
+    api.policy_set('project', 'p1', {'min_tcb': {'snp': 8}}, 'admin')
+    api.policy_set('project', 'p1', {'allow_debug': False}, 'admin2')
+    row = api.policy_get('project', 'p1')
+    assert row['document'] == {'allow_debug': False}
+    assert row['updated_by'] == 'admin2'
+    assert api.policy_get('flavor', 'p1') is None
+    with pytest.raises(ValueError, match='scope'):
+        api.policy_set('instance', 'x', {})
+    assert api.policy_delete('project', 'p1')
+    assert not api.policy_delete('project', 'p1')
+
+
+def test_nonce_count_since(db):
+    start = datetime.datetime(2026, 1, 1)
+    for minute in range(3):
+        api.nonce_create(INSTANCE, 60,
+                         now=start + datetime.timedelta(minutes=minute))
+    assert api.nonce_count_since(INSTANCE, start) == 2
+    assert api.nonce_count_since(INSTANCE, start - datetime.timedelta(
+        seconds=1)) == 3
+    assert api.nonce_count_since(OTHER, start) == 0

@@ -1,4 +1,7 @@
-"""Initial schema: references, bindings, nonces, attestations, audit log.
+"""Initial schema of Nitride.
+
+References, bindings, nonces, attestations, appraisal policies and the
+append-only audit log.
 
 Revision ID: 0001
 Revises:
@@ -64,6 +67,7 @@ def upgrade() -> None:
         _uuid('instance_uuid', primary_key=True),
         _project(),
         sa.Column('tee', sa.String(32), nullable=False),
+        sa.Column('flavor_id', sa.String(255), nullable=True),
         sa.Column('measurements', sa.JSON, nullable=False),
         sa.Column('policy', sa.JSON, nullable=False),
         sa.Column('created_at', sa.DateTime, nullable=False),
@@ -97,13 +101,24 @@ def upgrade() -> None:
         _project(),
         sa.Column('tee', sa.String(32), nullable=False),
         sa.Column('status', sa.String(32), nullable=False),
+        sa.Column('simulated', sa.Boolean, nullable=False,
+                  server_default=sa.false()),
         sa.Column('claims', sa.JSON, nullable=False),
+        sa.Column('reasons', sa.JSON, nullable=False),
         sa.Column('token_jti', sa.String(64), nullable=True),
         sa.Column('token', sa.Text, nullable=True),
         sa.Column('created_at', sa.DateTime, nullable=False),
         sa.Column('expires_at', sa.DateTime, nullable=True),
         sa.UniqueConstraint('token_jti', name='uq_attestations_token_jti'))
     _index('attestations', 'instance_uuid', 'project_id')
+
+    op.create_table(
+        'appraisal_policies',
+        sa.Column('scope', sa.String(16), primary_key=True),
+        sa.Column('scope_id', sa.String(255), primary_key=True),
+        sa.Column('document', sa.JSON, nullable=False),
+        sa.Column('updated_at', sa.DateTime, nullable=False),
+        sa.Column('updated_by', sa.String(255), nullable=True))
 
     op.create_table(
         'audit_log',
@@ -123,6 +138,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     for statement in _TRIGGERS.get(op.get_bind().dialect.name, ((), ()))[1]:
         op.execute(statement)
-    for table in ('audit_log', 'attestations', 'nonces', 'instance_bindings',
-                  'reference_values'):
+    for table in ('audit_log', 'appraisal_policies', 'attestations',
+                  'nonces', 'instance_bindings', 'reference_values'):
         op.drop_table(table)

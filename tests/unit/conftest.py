@@ -1,4 +1,7 @@
-"""Simulated PKIs shared by the tests (RSA-4096 keys take a second each)."""
+"""Fixtures shared by the unit tests.
+
+Simulated PKIs are made once per session (RSA-4096 keys take a second each).
+"""
 
 import pytest
 

@@ -1,0 +1,48 @@
+"""The audit trail: every decision, in the database and as a notification.
+
+The database row is the record of truth and is written first; a decision
+whose record cannot be written is not taken (the caller gets an error). The
+oslo.messaging notification (``nitride.<event>``) tells the rest of the
+cloud. Neither carries key material: reasons are verifier messages.
+"""
+
+import typing
+
+from oslo_log import log as logging
+import oslo_messaging as messaging
+
+from buckypaper_os.nitride_service.db import api as db_api
+
+LOG = logging.getLogger(__name__)
+
+#: Decisions that are refusals; they are notified at WARN priority.
+REFUSED = 'refused'
+
+
+class Auditor:
+    """Appends decisions to the audit log and notifies them."""
+
+    def __init__(self, notifier: typing.Optional[messaging.Notifier] = None
+                 ) -> None:
+        self._notifier = notifier
+
+    def record(self, event: str, decision: str,
+               reasons: typing.Sequence[str] = (), *,
+               instance_uuid: typing.Optional[str] = None,
+               project_id: typing.Optional[str] = None,
+               **details) -> int:
+        """Record one decision; the audit event id."""
+        event_id = db_api.audit_append(event, decision, list(reasons),
+                                       instance_uuid=instance_uuid,
+                                       project_id=project_id)
+        LOG.info('audit %d: %s %s instance=%s project=%s reasons=%s',
+                 event_id, event, decision, instance_uuid, project_id,
+                 list(reasons))
+        if self._notifier is not None:
+            payload = dict(details, audit_id=event_id, decision=decision,
+                           reasons=list(reasons), instance_uuid=instance_uuid,
+                           project_id=project_id)
+            send = (self._notifier.warn if decision == REFUSED
+                    else self._notifier.info)
+            send({}, 'nitride.%s' % event, payload)
+        return event_id

@@ -1,0 +1,416 @@
+"""Nitride's decisions: registration, challenges, attestation, release.
+
+The RPC manager and the guest HTTP API are thin layers over
+:class:`Engine`. It keeps no state of its own: nonces, bindings,
+attestations and the audit log live in the database, so any number of
+workers behave as one. Every decision is audited before it is answered.
+"""
+
+import base64
+import datetime
+import hmac
+import typing
+
+from oslo_config import cfg
+from oslo_db import exception as db_exc
+from oslo_log import log as logging
+
+from buckypaper_os import attestation
+from buckypaper_os import binding
+from buckypaper_os.nitride_service import appraisal
+from buckypaper_os.nitride_service import audit
+from buckypaper_os.nitride_service.db import api as db_api
+from buckypaper_os.nitride_service import jwk
+from buckypaper_os.nitride_service import token
+from buckypaper_os.nitride_service import token_keys
+from buckypaper_os.nitride_service import verifier
+
+LOG = logging.getLogger(__name__)
+
+NONCE_SIZE = db_api.NONCE_BYTES
+#: An ML-KEM-768+X25519 public key is 1216 bytes; nothing legitimate is
+#: larger than this.
+MAX_PUBLIC_KEY = 4096
+AFFIRMING = attestation.result.Tier.AFFIRMING.value
+WARNING = attestation.result.Tier.WARNING.value
+CONTRAINDICATED = attestation.result.Tier.CONTRAINDICATED.value
+SIMULATED = 'buckypaper.simulated'
+
+
+class Refused(Exception):
+    """A request that is refused, with its reasons and an HTTP status."""
+
+    def __init__(self, reasons: typing.Union[str, typing.Sequence[str]],
+                 code: int = 403) -> None:
+        self.reasons = [reasons] if isinstance(reasons, str) else list(
+            reasons)
+        self.code = code
+        super().__init__('; '.join(self.reasons))
+
+
+def b64encode(data: bytes) -> str:
+    """Standard base64 text of ``data`` (the wire form of bytes)."""
+    return base64.b64encode(data).decode('ascii')
+
+
+def b64decode(text, what: str, max_size: int) -> bytes:
+    """Bytes of base64 ``text``; :class:`Refused` (400) if it is not."""
+    if not isinstance(text, str) or len(text) > (max_size * 4) // 3 + 4:
+        raise Refused('%s must be base64 of at most %d bytes'
+                      % (what, max_size), 400)
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise Refused('%s is not base64' % what, 400) from None
+
+
+class Engine:
+    """The verifier service's logic, shared by RPC and HTTP."""
+
+    def __init__(self, conf: cfg.ConfigOpts,
+                 auditor: typing.Optional[audit.Auditor] = None) -> None:
+        self.conf = conf
+        self.signer = token_keys.load_signer(conf)
+        self.public_keys = token_keys.public_keys(conf)
+        self.verifier = verifier.Verifier(
+            conf.nitride.simulated_tee_trust_dir)
+        self.auditor = auditor or audit.Auditor()
+
+    # Registration (Nova)
+
+    def register(self, instance_uuid: str, project_id: str, tee: str,
+                 measurements: typing.Sequence[str],
+                 binding_hex: typing.Optional[str] = None,
+                 policy: typing.Optional[dict] = None,
+                 flavor_id: typing.Optional[str] = None) -> dict:
+        """Record an instance's reference values and launch binding.
+
+        The binding is recomputed here from the instance and project; a
+        caller-supplied one must equal it.
+        """
+        try:
+            if tee not in binding.TEES:
+                raise Refused('unknown TEE %r' % (tee,), 400)
+            expected = binding.instance_binding(tee, instance_uuid,
+                                                project_id).hex()
+            if binding_hex is not None and not hmac.compare_digest(
+                    str(binding_hex).lower().encode(), expected.encode()):
+                raise Refused('binding is not the documented binding of '
+                              'this instance and project', 400)
+            document = appraisal.validate(policy or {})
+            attestation.Policy.from_dict({'measurements': list(
+                measurements)})
+        except (ValueError, TypeError) as exc:
+            self._refuse('register', Refused(str(exc), 400), instance_uuid,
+                         project_id)
+        except Refused as exc:
+            self._refuse('register', exc, instance_uuid, project_id)
+        existing = db_api.binding_get(instance_uuid)
+        if existing is not None and (existing['project_id'] != project_id
+                                     or existing['tee'] != tee):
+            self._refuse('register', Refused(
+                'instance is registered to another project or TEE', 409),
+                instance_uuid, project_id)
+        if existing is None:
+            try:
+                db_api.binding_create(instance_uuid, project_id, tee,
+                                      expected)
+            except db_exc.DBDuplicateEntry:
+                pass  # a concurrent registration of the same instance
+        db_api.reference_set(instance_uuid, project_id, tee,
+                             [m.lower() for m in measurements], document,
+                             flavor_id)
+        self.auditor.record('register', 'registered',
+                            instance_uuid=instance_uuid,
+                            project_id=project_id, tee=tee)
+        return {'instance_uuid': instance_uuid, 'tee': tee,
+                'binding': expected}
+
+    def remove(self, instance_uuid: str) -> bool:
+        """Forget an instance; its tokens no longer release anything."""
+        reference = db_api.reference_get(instance_uuid)
+        removed = db_api.binding_delete(instance_uuid)
+        removed = db_api.reference_delete(instance_uuid) or removed
+        self.auditor.record(
+            'remove', 'removed' if removed else 'unknown',
+            instance_uuid=instance_uuid,
+            project_id=reference and reference['project_id'])
+        return removed
+
+    # Guest flow: challenge and attest
+
+    def challenge(self, instance_uuid: str) -> dict:
+        """A fresh single-use nonce for a registered instance."""
+        reference = self._reference('challenge', instance_uuid)
+        now = datetime.datetime.now(datetime.timezone.utc).replace(
+            tzinfo=None)
+        recent = db_api.nonce_count_since(
+            instance_uuid, now - datetime.timedelta(minutes=1))
+        if recent >= self.conf.nitride.challenges_per_minute:
+            self._refuse('challenge', Refused(
+                'too many challenges for this instance; retry later', 429),
+                instance_uuid, reference['project_id'])
+        lifetime = self.conf.nitride.nonce_lifetime
+        nonce = db_api.nonce_create(instance_uuid, lifetime, now=now)
+        self.auditor.record('challenge', 'issued',
+                            instance_uuid=instance_uuid,
+                            project_id=reference['project_id'])
+        return {'nonce': b64encode(nonce), 'expires_in': lifetime,
+                'tee': reference['tee']}
+
+    def attest(self, instance_uuid: str, nonce: bytes, evidence: bytes,
+               certs: typing.Sequence[bytes], tee_public_key: bytes,
+               collateral: typing.Optional[typing.Mapping[str, bytes]] = None
+               ) -> dict:
+        """Verify a guest's evidence for a challenge; a signed token.
+
+        Raises :class:`Refused` with the reasons when the evidence is not
+        affirming (or warning) for this instance and this challenge.
+        """
+        reference = self._reference('attest', instance_uuid)
+        project_id = reference['project_id']
+        if not 0 < len(tee_public_key) <= MAX_PUBLIC_KEY:
+            self._refuse('attest', Refused(
+                'tee_public_key must be 1..%d bytes' % MAX_PUBLIC_KEY, 400),
+                instance_uuid, project_id)
+        try:
+            db_api.nonce_consume(instance_uuid, nonce)
+        except db_api.NonceRefused as exc:
+            self._refuse('attest', Refused(str(exc)), instance_uuid,
+                         project_id)
+        tee = reference['tee']
+        try:
+            policy, lifetime = self._policy(reference, nonce, tee_public_key)
+            result, simulated = self.verifier.verify(
+                evidence, tee=tee, certs=certs, collateral=_collateral(
+                    collateral), at=None, policy=policy)
+        except (attestation.EvidenceError, appraisal.PolicyError) as exc:
+            self._refuse('attest', Refused(str(exc), 400), instance_uuid,
+                         project_id)
+        if result.status == CONTRAINDICATED:
+            db_api.attestation_create(instance_uuid, project_id, tee,
+                                      result.status, result.claims,
+                                      result.reasons, simulated)
+            self._refuse('attest', Refused(result.reasons), instance_uuid,
+                         project_id)
+        issued = token.issue(self.signer, result, instance_uuid, project_id,
+                             tee_public_key, lifetime,
+                             extra={SIMULATED: True} if simulated else None)
+        expires = datetime.datetime.fromtimestamp(
+            issued.claims['exp'], datetime.timezone.utc).replace(tzinfo=None)
+        db_api.attestation_create(instance_uuid, project_id, tee,
+                                  result.status, result.claims,
+                                  result.reasons, simulated, issued.jti,
+                                  issued.token, expires)
+        self.auditor.record('attest', result.status, result.reasons,
+                            instance_uuid=instance_uuid,
+                            project_id=project_id, jti=issued.jti,
+                            simulated=simulated)
+        return {'token': issued.token, 'status': result.status,
+                'reasons': result.reasons, 'expires_in': lifetime,
+                'simulated': simulated}
+
+    def _policy(self, reference: dict, nonce: bytes,
+                tee_public_key: bytes
+                ) -> typing.Tuple[attestation.Policy, int]:
+        instance, project = reference['instance_uuid'], reference[
+            'project_id']
+        fixed = {'report_data': binding.report_data(
+            nonce, tee_public_key).hex()}
+        if reference['measurements']:
+            fixed['measurements'] = reference['measurements']
+        if reference['tee'] == binding.SNP:
+            fixed['host_data'] = binding.host_data(instance, project).hex()
+        else:
+            fixed['mr_config_id'] = binding.mr_config_id(instance,
+                                                         project).hex()
+        documents = [_document(db_api.policy_get('project', project))]
+        if reference['flavor_id']:
+            documents.append(_document(db_api.policy_get(
+                'flavor', reference['flavor_id'])))
+        documents.append(reference['policy'])
+        return appraisal.effective(documents, fixed,
+                                   self.conf.nitride.token_lifetime)
+
+    # Stateless verification (operators, tests)
+
+    def verify(self, evidence: bytes, *, tee: typing.Optional[str] = None,
+               certs: typing.Sequence[bytes] = (),
+               collateral: typing.Optional[typing.Mapping[str, bytes]] = None,
+               at: typing.Optional[datetime.datetime] = None,
+               policy: typing.Optional[dict] = None) -> dict:
+        """The verdict on evidence, bound to no instance or challenge."""
+        try:
+            result, simulated = self.verifier.verify(
+                evidence, tee=tee, certs=certs,
+                collateral=_collateral(collateral), at=at,
+                policy=attestation.Policy.from_dict(policy or {}))
+        except attestation.EvidenceError as exc:
+            self._refuse('verify', Refused(str(exc), 400))
+        self.auditor.record('verify', result.status, result.reasons)
+        return dict(result.to_dict(), simulated=simulated)
+
+    # Release (the Barbican plugin)
+
+    def authorize_release(self, ticket: str, secret_ref: str,
+                          project_id: str, release_policy: dict) -> dict:
+        """May the secret be released to the TEE that holds ``ticket``?
+
+        The answer is ``{"allowed": True, "tee_public_key": ...}`` only for
+        an unexpired token of an affirming attestation (or warning, if so
+        configured) of the instance or project the secret is bound to.
+        Every other outcome, errors included, is ``allowed: False``.
+        """
+        instance_uuid = None
+        try:
+            claims = self.verify_ticket(ticket)
+            instance_uuid = claims[token.INSTANCE]
+            reasons, public_key = self._release_reasons(
+                claims, project_id, release_policy)
+        except (token.TokenError, KeyError, TypeError, ValueError) as exc:
+            reasons, public_key = ['ticket refused: %s' % exc], None
+        allowed = not reasons
+        self.auditor.record('release', 'allowed' if allowed else
+                            audit.REFUSED, reasons,
+                            instance_uuid=instance_uuid,
+                            project_id=project_id, secret_ref=secret_ref)
+        answer = {'allowed': allowed, 'reasons': reasons,
+                  'instance_uuid': instance_uuid}
+        if allowed:
+            answer['tee_public_key'] = public_key
+        return answer
+
+    def _release_reasons(self, claims: dict, project_id: str,
+                         release_policy: dict
+                         ) -> typing.Tuple[typing.List[str], str]:
+        ((tee, submod),) = claims['submods'].items()
+        instance = claims[token.INSTANCE]
+        reasons = []
+        record = db_api.attestation_get_by_jti(claims['jti'])
+        if record is None or record['instance_uuid'] != instance:
+            reasons.append('no attestation recorded for this ticket')
+        if db_api.binding_get(instance) is None:
+            reasons.append('instance is no longer registered')
+        status = submod['ear.status']
+        allowed = (AFFIRMING, WARNING) if (
+            self.conf.nitride.release_on_warning) else (AFFIRMING,)
+        if status not in allowed:
+            reasons.append('attestation is %s' % status)
+        if submod.get(SIMULATED) and not self.verifier.simulation:
+            reasons.append('attestation is simulated and simulation is '
+                           'not trusted')
+        if claims[token.PROJECT] != project_id:
+            reasons.append('secret belongs to another project')
+        reasons += _policy_reasons(release_policy, instance,
+                                   claims[token.PROJECT], tee,
+                                   submod[token.CLAIMS])
+        return reasons, b64encode(jwk.b64url_decode(submod[token.TEE_PUBKEY]))
+
+    def verify_ticket(self, ticket: str) -> dict:
+        """The claims of a token signed by one of Nitride's keys.
+
+        Raises :class:`token.TokenError` saying why it is refused.
+        """
+        conf = self.conf.nitride
+        return token.verify(ticket, self.public_keys,
+                            require_mldsa=conf.token_require_mldsa,
+                            leeway=conf.token_leeway)
+
+    # Status, policies, export
+
+    def status(self, instance_uuid: str) -> typing.Optional[dict]:
+        """The newest attestation of an instance (without its token)."""
+        record = db_api.attestation_get_latest(instance_uuid)
+        if record is None:
+            return None
+        record.pop('token')
+        return _exportable(record)
+
+    def set_policy(self, scope: str, scope_id: str, document: dict,
+                   user: typing.Optional[str] = None) -> dict:
+        """Store the appraisal policy of a project or flavor."""
+        try:
+            document = appraisal.validate(document)
+            db_api.policy_set(scope, scope_id, document, user)
+        except ValueError as exc:
+            self._refuse('policy', Refused(str(exc), 400))
+        self.auditor.record('policy', 'set', ['%s %s' % (scope, scope_id)],
+                            project_id=scope_id if scope == 'project'
+                            else None)
+        return document
+
+    def get_policy(self, scope: str, scope_id: str) -> typing.Optional[dict]:
+        """The appraisal policy document of a project or flavor."""
+        return _document(db_api.policy_get(scope, scope_id))
+
+    def export(self, instance_uuid: typing.Optional[str] = None,
+               project_id: typing.Optional[str] = None) -> dict:
+        """Signed attestation records and audit events, for offline review.
+
+        Each token verifies against ``jwks`` with any JOSE library.
+        """
+        return {'jwks': token_keys.jwks(self.conf),
+                'attestations': [_exportable(r) for r in
+                                 db_api.attestation_list(instance_uuid,
+                                                         project_id)],
+                'audit': [_exportable(r) for r in
+                          db_api.audit_list(instance_uuid, project_id)]}
+
+    # Helpers
+
+    def _reference(self, event: str, instance_uuid: str) -> dict:
+        reference = db_api.reference_get(instance_uuid)
+        if reference is None or db_api.binding_get(instance_uuid) is None:
+            self._refuse(event, Refused('unknown instance', 404),
+                         instance_uuid)
+        return reference
+
+    def _refuse(self, event: str, exc: Refused,
+                instance_uuid: typing.Optional[str] = None,
+                project_id: typing.Optional[str] = None) -> typing.NoReturn:
+        self.auditor.record(event, audit.REFUSED, exc.reasons,
+                            instance_uuid=instance_uuid,
+                            project_id=project_id)
+        raise exc
+
+
+def _policy_reasons(release_policy: dict, instance: str, project: str,
+                    tee: str, claims: dict) -> typing.List[str]:
+    """Reasons a secret's release policy does not admit this attestation."""
+    if not isinstance(release_policy, dict):
+        return ['release policy is not an object']
+    reasons = []
+    bound_instance = release_policy.get('instance')
+    bound_project = release_policy.get('project')
+    if bound_instance is None and bound_project is None:
+        reasons.append('secret is bound to no instance or project')
+    if bound_instance is not None and bound_instance != instance:
+        reasons.append('secret is bound to another instance')
+    if bound_project is not None and bound_project != project:
+        reasons.append('secret is bound to another project')
+    wanted_tee = release_policy.get('tee')
+    if wanted_tee is not None and wanted_tee != tee:
+        reasons.append('secret requires TEE %s, not %s' % (wanted_tee, tee))
+    reported = claims.get('reported_tcb') or {}
+    for component, minimum in sorted((release_policy.get('min_tcb')
+                                      or {}).items()):
+        value = reported.get(component)
+        if not isinstance(value, int) or value < minimum:
+            reasons.append('TCB component %s is %s, below the secret\'s '
+                           'minimum %d' % (component, value, minimum))
+    return reasons
+
+
+def _document(row: typing.Optional[dict]) -> typing.Optional[dict]:
+    return row and row['document']
+
+
+def _collateral(files: typing.Optional[typing.Mapping[str, bytes]]):
+    if not files:
+        return None
+    return attestation.collateral_dir.MemoryCollateral(files)
+
+
+def _exportable(row: dict) -> dict:
+    return {key: (value.isoformat() + 'Z' if isinstance(
+        value, datetime.datetime) else value) for key, value in row.items()}

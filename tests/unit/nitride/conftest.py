@@ -1,0 +1,51 @@
+"""Nitride with a SQLite database, a token key and a simulated TEE."""
+
+import base64
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
+import pytest
+
+from buckypaper_os import conf as bp_conf
+from buckypaper_os.nitride_service.db import api as db_api
+from buckypaper_os.nitride_service.db import migration
+from buckypaper_os.nitride_service import engine as engine_mod
+
+CONF = bp_conf.CONF
+
+
+@pytest.fixture(scope='session')
+def token_key_file(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp('keys') / 'token.pem'
+    key = ec.generate_private_key(ec.SECP384R1())
+    path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    path.chmod(0o600)
+    return str(path)
+
+
+@pytest.fixture
+def nitride_conf(tmp_path, token_key_file, pki_dir):
+    """CONF of a Nitride that trusts the session's simulated TEE."""
+    overrides = {('database', 'connection'):
+                 'sqlite:///%s' % (tmp_path / 'nitride.sqlite'),
+                 ('nitride', 'token_key_file'): token_key_file,
+                 ('nitride', 'simulated_tee_trust_dir'): pki_dir}
+    for (group, name), value in overrides.items():
+        CONF.set_override(name, value, group=group)
+    db_api.dispose_engine()
+    migration.upgrade(db_api.get_engine())
+    yield CONF
+    db_api.dispose_engine()
+    for group, name in overrides:
+        CONF.clear_override(name, group=group)
+
+
+@pytest.fixture
+def engine(nitride_conf):
+    return engine_mod.Engine(nitride_conf)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

@@ -1,0 +1,309 @@
+"""Nitride's decisions end to end in one process: simulated TEE guests."""
+
+import datetime
+import time
+import uuid
+
+import pytest
+
+from buckypaper_os import attestation
+from buckypaper_os import binding
+from buckypaper_os.nitride_service.db import api as db_api
+from buckypaper_os.nitride_service import engine as engine_mod
+from buckypaper_os.nitride_service import jwk
+from buckypaper_os.nitride_service import token
+from tests.unit.nitride import guests
+from tests import vectors
+
+PROJECT = 'project-a'
+MEASUREMENT = guests.MEASUREMENT.hex()
+
+
+def _instance() -> str:
+    return str(uuid.uuid4())
+
+
+def _register(engine, instance, project=PROJECT, **kwargs):
+    kwargs.setdefault('measurements', [MEASUREMENT])
+    return engine.register(instance, project, 'sev-snp', **kwargs)
+
+
+def _attest(engine, guest, nonce=None, **evidence_kwargs):
+    if nonce is None:
+        nonce = engine_mod.b64decode(
+            engine.challenge(guest.instance_uuid)['nonce'], 'nonce', 64)
+    report, certs = guest.evidence(nonce, **evidence_kwargs)
+    return engine.attest(guest.instance_uuid, nonce, report, certs,
+                         guest.public_key)
+
+
+def _refused(call, *args, **kwargs) -> engine_mod.Refused:
+    with pytest.raises(engine_mod.Refused) as exc:
+        call(*args, **kwargs)
+    return exc.value
+
+
+def _last_audit(instance):
+    return db_api.audit_list(instance)[-1]
+
+
+@pytest.fixture
+def guest(engine, pki):
+    instance = _instance()
+    _register(engine, instance)
+    return guests.Guest(pki, instance, PROJECT)
+
+
+def test_register_challenge_attest_release(engine, guest):
+    answer = _attest(engine, guest)
+    assert answer['status'] == 'affirming'
+    assert answer['simulated'] is True
+    claims = engine.verify_ticket(answer['token'])
+    submod = claims['submods']['sev-snp']
+    assert claims[token.INSTANCE] == guest.instance_uuid
+    assert submod[engine_mod.SIMULATED] is True
+    assert submod[token.CLAIMS]['host_data'] == binding.host_data(
+        guest.instance_uuid, PROJECT).hex()
+    release = engine.authorize_release(
+        answer['token'], 'secret-1', PROJECT,
+        {'instance': guest.instance_uuid, 'tee': 'sev-snp'})
+    assert release['allowed'], release['reasons']
+    assert engine_mod.b64decode(release['tee_public_key'], 'key',
+                                4096) == guest.public_key
+    events = [(e['event'], e['decision'])
+              for e in db_api.audit_list(guest.instance_uuid)]
+    assert events == [('register', 'registered'), ('challenge', 'issued'),
+                      ('attest', 'affirming'), ('release', 'allowed')]
+    status = engine.status(guest.instance_uuid)
+    assert status['status'] == 'affirming' and 'token' not in status
+
+
+def test_binding_is_recomputed_not_trusted(engine):
+    instance = _instance()
+    wrong = binding.host_data(_instance(), PROJECT).hex()
+    exc = _refused(_register, engine, instance, binding_hex=wrong)
+    assert exc.code == 400 and 'not the documented binding' in exc.reasons[0]
+    right = binding.host_data(instance, PROJECT).hex()
+    assert _register(engine, instance, binding_hex=right)['binding'] == right
+
+
+def test_unknown_instance(engine):
+    instance = _instance()
+    exc = _refused(engine.challenge, instance)
+    assert (exc.code, exc.reasons) == (404, ['unknown instance'])
+    assert _last_audit(instance)['decision'] == 'refused'
+
+
+def test_nonce_reused(engine, guest):
+    nonce = engine_mod.b64decode(
+        engine.challenge(guest.instance_uuid)['nonce'], 'nonce', 64)
+    _attest(engine, guest, nonce)
+    exc = _refused(_attest, engine, guest, nonce)
+    assert exc.reasons == ['nonce already used']
+
+
+def test_nonce_expired(engine, guest):
+    past = datetime.datetime.utcnow() - datetime.timedelta(minutes=5)
+    nonce = db_api.nonce_create(guest.instance_uuid, 60, now=past)
+    assert _refused(_attest, engine, guest, nonce).reasons == [
+        'nonce expired']
+
+
+def test_nonce_of_another_instance(engine, guest, pki):
+    other = guests.Guest(pki, _instance(), PROJECT)
+    _register(engine, other.instance_uuid)
+    nonce = engine_mod.b64decode(
+        engine.challenge(other.instance_uuid)['nonce'], 'nonce', 64)
+    assert _refused(_attest, engine, guest, nonce).reasons == [
+        'nonce issued to another instance']
+
+
+def test_report_data_must_bind_nonce_and_key(engine, guest):
+    exc = _refused(_attest, engine, guest, report_data=bytes(64))
+    assert 'report_data does not match the expected value' in exc.reasons
+
+
+def test_host_data_of_another_instance(engine, pki):
+    instance = _instance()
+    _register(engine, instance)
+    impostor = guests.Guest(pki, instance, PROJECT,
+                            host_data=binding.host_data(_instance(), PROJECT))
+    exc = _refused(_attest, engine, impostor)
+    assert 'host_data does not match the expected value' in exc.reasons
+
+
+def test_measurement_not_the_reference(engine, pki):
+    instance = _instance()
+    _register(engine, instance, measurements=['11' * 48])
+    exc = _refused(_attest, engine, guests.Guest(pki, instance, PROJECT))
+    assert any(r.startswith('measurement %s is not an allowed value'
+                            % MEASUREMENT) for r in exc.reasons)
+
+
+def test_debug_guest(engine, pki):
+    instance = _instance()
+    _register(engine, instance)
+    debug = guests.Guest(pki, instance, PROJECT, policy=0x30000 | 1 << 19)
+    assert 'guest has debugging enabled' in _refused(
+        _attest, engine, debug).reasons
+
+
+def test_tcb_below_the_flavor_minimum(engine, pki):
+    engine.set_policy('flavor', 'cvm.large', {'min_tcb': {'snp': 200}})
+    instance = _instance()
+    _register(engine, instance, flavor_id='cvm.large')
+    exc = _refused(_attest, engine, guests.Guest(pki, instance, PROJECT))
+    assert any('TCB component snp' in r and 'below minimum 200' in r
+               for r in exc.reasons)
+
+
+def test_simulated_evidence_refused_when_simulation_is_off(
+        nitride_conf, pki):
+    nitride_conf.set_override('simulated_tee_trust_dir', None, 'nitride')
+    engine = engine_mod.Engine(nitride_conf)
+    instance = _instance()
+    _register(engine, instance)
+    exc = _refused(_attest, engine, guests.Guest(pki, instance, PROJECT))
+    assert 'evidence not verified' in exc.reasons
+    assert any('not issued by the trusted ASK' in r for r in exc.reasons)
+
+
+@vectors.needs_vectors
+def test_real_evidence_cannot_bind_a_fresh_nonce(engine):
+    case = vectors.Case('snp-genoa-v3')
+    instance = _instance()
+    _register(engine, instance, measurements=[])
+    nonce = engine_mod.b64decode(engine.challenge(instance)['nonce'],
+                                 'nonce', 64)
+    exc = _refused(engine.attest, instance, nonce, case.evidence,
+                   case.certs, b'k' * 32)
+    assert 'report_data does not match the expected value' in exc.reasons
+    assert 'host_data does not match the expected value' in exc.reasons
+
+
+def _token(engine, guest):
+    return _attest(engine, guest)['token']
+
+
+@pytest.mark.parametrize('policy, project, reason', [
+    ({'instance': 'other'}, PROJECT, 'secret is bound to another instance'),
+    ({'project': 'project-b'}, PROJECT, 'secret is bound to another project'),
+    ({'instance': None}, PROJECT, 'secret is bound to no instance'),
+    ({'tee': 'tdx'}, PROJECT, 'secret requires TEE tdx, not sev-snp'),
+    ({'min_tcb': {'snp': 99}}, PROJECT, 'below the secret\'s minimum 99'),
+    ({}, 'project-b', 'secret belongs to another project'),
+])
+def test_release_refusals(engine, guest, policy, project, reason):
+    ticket = _token(engine, guest)
+    release_policy = {'instance': guest.instance_uuid}
+    release_policy.update(policy)
+    answer = engine.authorize_release(ticket, 's', project, release_policy)
+    assert answer['allowed'] is False and 'tee_public_key' not in answer
+    assert any(reason in r for r in answer['reasons']), answer['reasons']
+    assert _last_audit(guest.instance_uuid)['decision'] == 'refused'
+
+
+def test_release_bound_to_project(engine, guest):
+    answer = engine.authorize_release(_token(engine, guest), 's', PROJECT,
+                                      {'project': PROJECT})
+    assert answer['allowed'], answer['reasons']
+
+
+def test_release_refused_for_a_forged_ticket(engine, guest):
+    head, payload, signature = _token(engine, guest).split('.')
+    forged = '.'.join([head, payload, signature[:-4] + 'AAAA'])
+    answer = engine.authorize_release(forged, 's', PROJECT,
+                                      {'instance': guest.instance_uuid})
+    assert not answer['allowed']
+    assert answer['reasons'] == ['ticket refused: ES384 signature invalid']
+
+
+def test_release_refused_for_an_expired_ticket(engine, guest):
+    ticket = _token(engine, guest)
+    claims = engine.verify_ticket(ticket)
+    result = attestation.AttestationResult(
+        tee='sev-snp', verified=True, status='affirming',
+        claims=claims['submods']['sev-snp'][token.CLAIMS])
+    expired = token.issue(engine.signer, result, guest.instance_uuid,
+                          PROJECT, guest.public_key, 60,
+                          now=time.time() - 3600).token
+    answer = engine.authorize_release(expired, 's', PROJECT,
+                                      {'instance': guest.instance_uuid})
+    assert answer['reasons'] == ['ticket refused: token expired']
+
+
+def test_release_refused_for_an_unrecorded_ticket(engine, guest):
+    """A validly signed token that Nitride never recorded (a key leak)."""
+    claims = engine.verify_ticket(_token(engine, guest))
+    result = attestation.AttestationResult(
+        tee='sev-snp', verified=True, status='affirming',
+        claims=claims['submods']['sev-snp'][token.CLAIMS])
+    unrecorded = token.issue(engine.signer, result, guest.instance_uuid,
+                             PROJECT, guest.public_key, 60).token
+    answer = engine.authorize_release(unrecorded, 's', PROJECT,
+                                      {'instance': guest.instance_uuid})
+    assert answer['reasons'] == ['no attestation recorded for this ticket']
+
+
+def test_release_refused_after_the_instance_is_removed(engine, guest):
+    ticket = _token(engine, guest)
+    assert engine.remove(guest.instance_uuid)
+    answer = engine.authorize_release(ticket, 's', PROJECT,
+                                      {'instance': guest.instance_uuid})
+    assert 'instance is no longer registered' in answer['reasons']
+    assert _last_audit(guest.instance_uuid)['event'] == 'release'
+
+
+def test_warning_releases_only_when_configured(engine, guest, nitride_conf):
+    claims = engine.verify_ticket(_token(engine, guest))
+    result = attestation.AttestationResult(
+        tee='sev-snp', verified=True, status='warning',
+        claims=claims['submods']['sev-snp'][token.CLAIMS])
+    issued = token.issue(engine.signer, result, guest.instance_uuid,
+                         PROJECT, guest.public_key, 60)
+    db_api.attestation_create(guest.instance_uuid, PROJECT, 'sev-snp',
+                              'warning', result.claims, [], True,
+                              issued.jti, issued.token)
+    policy = {'instance': guest.instance_uuid}
+    answer = engine.authorize_release(issued.token, 's', PROJECT, policy)
+    assert answer['reasons'] == ['attestation is warning']
+    nitride_conf.set_override('release_on_warning', True, 'nitride')
+    try:
+        assert engine.authorize_release(issued.token, 's', PROJECT,
+                                        policy)['allowed']
+    finally:
+        nitride_conf.clear_override('release_on_warning', 'nitride')
+
+
+def test_challenge_rate_limit(engine, guest, nitride_conf):
+    nitride_conf.set_override('challenges_per_minute', 3, 'nitride')
+    try:
+        for _ in range(3):
+            engine.challenge(guest.instance_uuid)
+        exc = _refused(engine.challenge, guest.instance_uuid)
+    finally:
+        nitride_conf.clear_override('challenges_per_minute', 'nitride')
+    assert exc.code == 429
+
+
+def test_policy_documents_are_validated(engine):
+    exc = _refused(engine.set_policy, 'project', PROJECT,
+                   {'allow_debug': 'no'})
+    assert exc.code == 400
+    exc = _refused(engine.set_policy, 'project', PROJECT,
+                   {'token_lifetime': 0})
+    assert 'token_lifetime' in exc.reasons[0]
+    document = {'token_lifetime': 60, 'min_tcb': {'snp': 1}}
+    assert engine.set_policy('project', PROJECT, document) == document
+    assert engine.get_policy('project', PROJECT) == document
+
+
+def test_export_reverifies_offline(engine, guest):
+    _attest(engine, guest)
+    exported = engine.export(instance_uuid=guest.instance_uuid)
+    keys = jwk.from_jwks(exported['jwks'])
+    (record,) = exported['attestations']
+    claims = token.verify(record['token'], keys, leeway=0)
+    assert claims['jti'] == record['token_jti']
+    assert [e['event'] for e in exported['audit']] == [
+        'register', 'challenge', 'attest']
