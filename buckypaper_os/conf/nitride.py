@@ -4,6 +4,8 @@ The verifier's database is configured in the standard ``[database]`` group
 of oslo.db; :func:`register_opts` gives its ``connection`` a SQLite default.
 """
 
+import socket
+
 from oslo_config import cfg
 from oslo_db import options as db_options
 
@@ -51,6 +53,10 @@ OPTS = [
                help='oslo.messaging topic of the Nitride RPC service. '
                     'Every worker on the same topic and database serves '
                     'as one.'),
+    cfg.IntOpt('rpc_timeout', default=30, min=1,
+               help='Seconds a caller of the Nitride RPC API (Nova, the '
+                    'Barbican plugin) waits for an answer. No answer is '
+                    'an error and never a release.'),
     cfg.BoolOpt('release_on_warning', default=False,
                 help='Authorize key release for an attestation graded '
                      'warning (genuine TEE whose TDX TCB is not '
@@ -63,6 +69,12 @@ OPTS = [
                     'accepted and every result and token from it is '
                     'marked simulated. For tests and demos only: never '
                     'set this in production.'),
+]
+
+DEFAULT_OPTS = [
+    cfg.StrOpt('host', default=socket.gethostname(),
+               sample_default='<hostname>',
+               help='Name of this Nitride worker on the message bus.'),
 ]
 
 API_GROUP = cfg.OptGroup(
@@ -86,13 +98,19 @@ API_OPTS = [
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register the group's options and the [database] defaults."""
+    conf.register_opts(DEFAULT_OPTS)
     conf.register_group(GROUP)
     conf.register_opts(OPTS, group=GROUP)
     conf.register_group(API_GROUP)
     conf.register_opts(API_OPTS, group=API_GROUP)
+    set_defaults(conf)
+
+
+def set_defaults(conf: cfg.ConfigOpts) -> None:
+    """Nitride's defaults for options of other libraries ([database])."""
     db_options.set_defaults(conf, connection=DEFAULT_CONNECTION)
 
 
 def list_opts():
     """The groups and their options, for oslo-config-generator."""
-    return {GROUP: OPTS, API_GROUP: API_OPTS}
+    return {'DEFAULT': DEFAULT_OPTS, GROUP: OPTS, API_GROUP: API_OPTS}

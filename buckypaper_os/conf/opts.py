@@ -1,9 +1,16 @@
 """Entry point of oslo-config-generator (namespace ``buckypaper_os``)."""
 
+from oslo_config import cfg
+
 from buckypaper_os.conf import attestation
 from buckypaper_os.conf import nitride
 
 _MODULES = (attestation, nitride)
+
+
+def set_defaults() -> None:
+    """oslo.config.opts.defaults hook: our defaults of library options."""
+    nitride.set_defaults(cfg.CONF)
 
 
 def list_opts():

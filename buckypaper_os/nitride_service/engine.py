@@ -38,14 +38,21 @@ SIMULATED = 'buckypaper.simulated'
 
 
 class Refused(Exception):
-    """A request that is refused, with its reasons and an HTTP status."""
+    """A request that is refused, with its reasons and an HTTP status.
+
+    Its arguments are the reasons and the code, so oslo.messaging rebuilds
+    it unchanged on the calling side.
+    """
 
     def __init__(self, reasons: typing.Union[str, typing.Sequence[str]],
                  code: int = 403) -> None:
         self.reasons = [reasons] if isinstance(reasons, str) else list(
             reasons)
         self.code = code
-        super().__init__('; '.join(self.reasons))
+        super().__init__(self.reasons, code)
+
+    def __str__(self) -> str:
+        return '; '.join(self.reasons)
 
 
 def b64encode(data: bytes) -> str:

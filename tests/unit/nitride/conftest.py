@@ -28,6 +28,7 @@ def token_key_file(tmp_path_factory) -> str:
 @pytest.fixture
 def nitride_conf(tmp_path, token_key_file, pki_dir):
     """CONF of a Nitride that trusts the session's simulated TEE."""
+    CONF([], project='buckypaper', default_config_files=[])
     overrides = {('database', 'connection'):
                  'sqlite:///%s' % (tmp_path / 'nitride.sqlite'),
                  ('nitride', 'token_key_file'): token_key_file,

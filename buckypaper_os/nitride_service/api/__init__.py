@@ -1,0 +1,1 @@
+"""Nitride's guest-facing HTTP API: challenge, attest, JWKS (WSGI)."""

@@ -1,0 +1,182 @@
+"""The guest API's WSGI application: routes, request limits, problems.
+
+A thin layer over :class:`~buckypaper_os.nitride_service.engine.Engine`:
+it checks the shape and size of each request before anything is read or
+decoded, calls the engine, and turns every failure into an RFC 7807
+problem. Request bodies are never logged.
+"""
+
+import json
+import typing
+
+from oslo_config import cfg
+from oslo_db import exception as db_exc
+from oslo_log import log as logging
+from oslo_utils import uuidutils
+from sqlalchemy import exc as sa_exc
+import webob
+
+from buckypaper_os import attestation
+from buckypaper_os.attestation import collateral_dir
+from buckypaper_os.nitride_service.api import problems
+from buckypaper_os.nitride_service import engine as engine_mod
+from buckypaper_os.nitride_service import token_keys
+
+LOG = logging.getLogger(__name__)
+
+JSON = 'application/json'
+#: Most collateral files one request may carry, and their longest name.
+MAX_COLLATERAL_FILES = 16
+MAX_COLLATERAL_NAME = 256
+#: Errors that mean the database cannot be used right now.
+DB_UNAVAILABLE = (db_exc.DBError, sa_exc.OperationalError,
+                  sa_exc.TimeoutError)
+VERSIONS = {'name': 'buckypaper-nitride-api',
+            'versions': [{'id': 'v1', 'status': 'CURRENT'}]}
+
+Handler = typing.Callable[[webob.Request], typing.Any]
+
+
+class NitrideApp:
+    """WSGI application of the guest API."""
+
+    def __init__(self, engine: engine_mod.Engine,
+                 conf: cfg.ConfigOpts) -> None:
+        self.engine = engine
+        self.max_request_bytes = conf.nitride_api.max_request_bytes
+        self.jwks = token_keys.jwks(conf)
+        self.routes: typing.Dict[str, typing.Dict[str, Handler]] = {
+            '/': {'GET': lambda request: VERSIONS},
+            '/v1/challenge': {'POST': self.challenge},
+            '/v1/attest': {'POST': self.attest},
+            '/v1/jwks': {'GET': lambda request: self.jwks},
+        }
+
+    def __call__(self, environ: dict, start_response) -> typing.Iterable:
+        request = webob.Request(environ)
+        try:
+            response = webob.Response(json=self._dispatch(request))
+        except problems.Problem as exc:
+            response = exc.response()
+        except engine_mod.Refused as exc:
+            response = problems.Problem(exc.code, '; '.join(exc.reasons),
+                                        exc.reasons).response()
+        except DB_UNAVAILABLE as exc:
+            # The class only: a driver message may quote SQL parameters.
+            LOG.error('%s %s: database unavailable (%s)', request.method,
+                      request.path, type(exc).__name__)
+            response = problems.Problem(
+                503, 'service unavailable; retry later').response()
+        except Exception:
+            LOG.exception('%s %s: unexpected error', request.method,
+                          request.path)
+            response = problems.Problem(500,
+                                        'internal error').response()
+        response.headers['Cache-Control'] = 'no-store'
+        return response(environ, start_response)
+
+    def _dispatch(self, request: webob.Request):
+        methods = self.routes.get(request.path_info)
+        if methods is None:
+            raise problems.Problem(404, 'no such resource')
+        handler = methods.get(request.method)
+        if handler is None:
+            raise problems.Problem(
+                405, 'method %s not allowed' % request.method,
+                headers={'Allow': ', '.join(sorted(methods))})
+        return handler(request)
+
+    # Routes
+
+    def challenge(self, request: webob.Request) -> dict:
+        """``POST /v1/challenge``: a fresh nonce for an instance."""
+        body = self._json_body(request)
+        return self.engine.challenge(_instance(body))
+
+    def attest(self, request: webob.Request) -> dict:
+        """``POST /v1/attest``: evidence for a nonce; a signed token."""
+        body = self._json_body(request)
+        instance = _instance(body)
+        nonce = _b64(body, 'nonce', engine_mod.NONCE_SIZE)
+        evidence = _b64(body, 'evidence', attestation.MAX_EVIDENCE_SIZE)
+        certs = _certificates(body.get('certificates', []))
+        public_key = _b64(body, 'tee_public_key', engine_mod.MAX_PUBLIC_KEY)
+        collateral = _collateral(body.get('collateral'))
+        return self.engine.attest(instance, nonce, evidence, certs,
+                                  public_key, collateral)
+
+    # Request parsing
+
+    def _json_body(self, request: webob.Request) -> dict:
+        """The request's JSON object, its size checked before reading."""
+        if request.content_type.lower() != JSON:
+            raise problems.Problem(415, 'Content-Type must be %s' % JSON)
+        length = request.environ.get('CONTENT_LENGTH') or ''
+        if not length:
+            raise problems.Problem(411, 'Content-Length is required')
+        if not length.isdigit():
+            raise problems.Problem(400, 'Content-Length is not a number')
+        if int(length) > self.max_request_bytes:
+            raise problems.Problem(413, 'request body is larger than %d '
+                                   'bytes' % self.max_request_bytes)
+        data = request.environ['wsgi.input'].read(int(length))
+        if len(data) != int(length):
+            raise problems.Problem(400, 'request body is shorter than its '
+                                   'Content-Length')
+        try:
+            body = json.loads(data)
+        except (ValueError, RecursionError):
+            raise problems.Problem(400, 'request body is not JSON') from None
+        if not isinstance(body, dict):
+            raise problems.Problem(400, 'request body is not a JSON object')
+        return body
+
+
+def _invalid(detail: str) -> problems.Problem:
+    return problems.Problem(400, detail, [detail])
+
+
+def _instance(body: dict) -> str:
+    instance = body.get('instance')
+    if not isinstance(instance, str) or not uuidutils.is_uuid_like(
+            instance):
+        raise _invalid('instance must be an instance UUID')
+    return instance
+
+
+def _b64(body: dict, field: str, max_size: int) -> bytes:
+    if field not in body:
+        raise _invalid('%s is required' % field)
+    return engine_mod.b64decode(body[field], field, max_size)
+
+
+def _certificates(certs) -> typing.List[bytes]:
+    if not isinstance(certs, list):
+        raise _invalid('certificates must be a list of base64 strings')
+    if len(certs) > attestation.MAX_CERTS:
+        raise _invalid('certificates: at most %d are accepted'
+                       % attestation.MAX_CERTS)
+    return [engine_mod.b64decode(cert, 'certificates[%d]' % index,
+                                 attestation.MAX_EVIDENCE_SIZE)
+            for index, cert in enumerate(certs)]
+
+
+def _collateral(files) -> typing.Optional[typing.Dict[str, bytes]]:
+    if files is None:
+        return None
+    if not isinstance(files, dict) or len(files) > MAX_COLLATERAL_FILES:
+        raise _invalid('collateral must be an object of at most %d file '
+                       'names to base64 strings' % MAX_COLLATERAL_FILES)
+    if any(len(name) > MAX_COLLATERAL_NAME for name in files):
+        raise _invalid('collateral file names are at most %d characters'
+                       % MAX_COLLATERAL_NAME)
+    # Files are named by position: the names are the client's text.
+    return {name: engine_mod.b64decode(data, 'collateral file %d' % index,
+                                       collateral_dir.MAX_FILE_SIZE)
+            for index, (name, data) in enumerate(files.items())}
+
+
+def make_app(engine: engine_mod.Engine,
+             conf: cfg.ConfigOpts) -> NitrideApp:
+    """The guest API over ``engine``, limited by ``[nitride_api]``."""
+    return NitrideApp(engine, conf)

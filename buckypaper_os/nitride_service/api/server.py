@@ -1,0 +1,83 @@
+"""``buckypaper-nitride-api``: the guest API on a small threaded server.
+
+For development, tests and small clouds. Production runs
+:mod:`buckypaper_os.nitride_service.api.wsgi` in uwsgi or mod_wsgi behind
+a TLS-terminating proxy. SIGTERM or SIGINT stop the server cleanly.
+"""
+
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import typing
+from wsgiref import simple_server
+
+from oslo_log import log as logging
+
+from buckypaper_os import conf as bp_conf
+from buckypaper_os.nitride_service.api import app as app_mod
+from buckypaper_os.nitride_service import engine as engine_mod
+
+CONF = bp_conf.CONF
+LOG = logging.getLogger(__name__)
+
+#: Seconds a client may stay silent before its connection is dropped.
+CLIENT_TIMEOUT = 30
+
+
+class _RequestHandler(simple_server.WSGIRequestHandler):
+    """wsgiref's handler with a socket timeout, logging through oslo.log."""
+
+    timeout = CLIENT_TIMEOUT
+
+    def log_message(self, format: str, *args) -> None:
+        LOG.debug('%s %s', self.address_string(), format % args)
+
+    def log_error(self, format: str, *args) -> None:
+        LOG.warning('%s %s', self.address_string(), format % args)
+
+
+class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
+    daemon_threads = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+def make_server(host: str, port: int, app) -> _Server:
+    """A threaded WSGI server bound to ``host``:``port`` (0: any port)."""
+    server_class = _Server6 if ':' in host else _Server
+    server = server_class((host, port), _RequestHandler)
+    server.set_app(app)
+    return server
+
+
+def main(argv: typing.Optional[typing.List[str]] = None) -> int:
+    """Entry point of ``buckypaper-nitride-api``."""
+    logging.register_options(CONF)
+    CONF(sys.argv[1:] if argv is None else argv, project='buckypaper',
+         prog='buckypaper-nitride-api')
+    logging.setup(CONF, 'buckypaper-nitride-api')
+    app = app_mod.make_app(engine_mod.Engine(CONF), CONF)
+    server = make_server(CONF.nitride_api.bind_host,
+                         CONF.nitride_api.bind_port, app)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *args: stop.set())
+    thread = threading.Thread(target=server.serve_forever,
+                              name='nitride-api')
+    thread.start()
+    host, port = server.server_address[:2]
+    LOG.info('Nitride guest API listening on %s port %d', host, port)
+    stop.wait()
+    LOG.info('Nitride guest API stopping')
+    server.shutdown()
+    thread.join()
+    server.server_close()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""RPC endpoints of Nitride: policy checks, then the engine decides."""
+
+import base64
+import binascii
+import datetime
+import typing
+
+from oslo_context import context as context_mod
+import oslo_messaging as messaging
+
+from buckypaper_os.nitride_service import engine as engine_mod
+from buckypaper_os.nitride_service import policy
+from buckypaper_os.nitride_service import rpc
+
+Context = context_mod.RequestContext
+#: Exceptions that are answers, not failures: no traceback in the log.
+_EXPECTED = (engine_mod.Refused, policy.Forbidden)
+
+
+def _bytes(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise engine_mod.Refused('%s is not base64' % what, 400) from None
+
+
+class NitrideManager:
+    """The methods workers serve on the ``nitride`` topic."""
+
+    target = messaging.Target(version=rpc.API_VERSION)
+
+    def __init__(self, engine: engine_mod.Engine) -> None:
+        self.engine = engine
+
+    @messaging.expected_exceptions(*_EXPECTED)
+    def register_instance(self, context: Context, instance_uuid: str,
+                          project_id: str, tee: str, measurements: list,
+                          binding: typing.Optional[str] = None,
+                          policy: typing.Optional[dict] = None,
+                          flavor_id: typing.Optional[str] = None) -> dict:
+        _authorize(context, 'nitride:instance:register', project_id)
+        return self.engine.register(instance_uuid, project_id, tee,
+                                    measurements, binding, policy, flavor_id)
+
+    @messaging.expected_exceptions(*_EXPECTED)
+    def remove_instance(self, context: Context, instance_uuid: str) -> bool:
+        _authorize(context, 'nitride:instance:remove')
+        return self.engine.remove(instance_uuid)
+
+    @messaging.expected_exceptions(*_EXPECTED)
+    def get_status(self, context: Context,
+                   instance_uuid: str) -> typing.Optional[dict]:
+        record = self.engine.status(instance_uuid)
+        _authorize(context, 'nitride:instance:status',
+                   record['project_id'] if record else None)
+        return record
+
+    @messaging.expected_exceptions(*_EXPECTED)
+    def verify(self, context: Context, evidence: str,
+               tee: typing.Optional[str] = None, certs: list = (),
+               collateral: typing.Optional[dict] = None,
+               at: typing.Optional[str] = None,
+               policy: typing.Optional[dict] = None) -> dict:
+        _authorize(context, 'nitride:evidence:verify')
+        try:
+            when = datetime.datetime.fromisoformat(at) if at else None
+        except (TypeError, ValueError):
+            raise engine_mod.Refused('at is not an ISO 8601 time',
+                                     400) from None
+        return self.engine.verify(
+            _bytes(evidence, 'evidence'), tee=tee,
+            certs=[_bytes(c, 'certificate') for c in certs],
+            collateral={name: _bytes(data, name) for name, data in
+                        (collateral or {}).items()},
+            at=when, policy=policy)
+
+    @messaging.expected_exceptions(*_EXPECTED)
+    def authorize_release(self, context: Context, ticket: str,
+                          secret_ref: str, project_id: str,
+                          release_policy: dict) -> dict:
+        _authorize(context, 'nitride:release:authorize')
+        return self.engine.authorize_release(ticket, secret_ref,
+                                             project_id, release_policy)
+
+    @messaging.expected_exceptions(*_EXPECTED)
+    def get_policy(self, context: Context, scope: str,
+                   scope_id: str) -> typing.Optional[dict]:
+        _authorize(context, 'nitride:policy:get',
+                   scope_id if scope == 'project' else None)
+        return self.engine.get_policy(scope, scope_id)
+
+    @messaging.expected_exceptions(*_EXPECTED)
+    def set_policy(self, context: Context, scope: str, scope_id: str,
+                   document: dict) -> dict:
+        _authorize(context, 'nitride:policy:set')
+        return self.engine.set_policy(scope, scope_id, document,
+                                      context.user_id)
+
+    @messaging.expected_exceptions(*_EXPECTED)
+    def export(self, context: Context,
+               instance_uuid: typing.Optional[str] = None,
+               project_id: typing.Optional[str] = None) -> dict:
+        owner = project_id
+        if owner is None and instance_uuid is not None:
+            record = self.engine.status(instance_uuid)
+            owner = record and record['project_id']
+        _authorize(context, 'nitride:records:export', owner)
+        return self.engine.export(instance_uuid, project_id)
+
+
+_authorize = policy.authorize

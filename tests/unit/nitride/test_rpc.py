@@ -1,0 +1,113 @@
+"""The RPC API over oslo.messaging's in-process fake transport."""
+
+import uuid
+
+from oslo_context import context as context_mod
+import oslo_messaging as messaging
+import pytest
+
+from buckypaper_os.nitride_service import engine as engine_mod
+from buckypaper_os.nitride_service import manager
+from buckypaper_os.nitride_service import policy
+from buckypaper_os.nitride_service import rpc
+from buckypaper_os.nitride_service import rpcapi
+from tests.unit.nitride import guests
+from tests import vectors
+
+PROJECT = 'project-a'
+SERVICE = context_mod.RequestContext(user_id='nova', project_id='service',
+                                     roles=['service'])
+TENANT = context_mod.RequestContext(user_id='alice', project_id=PROJECT,
+                                    roles=['member', 'reader'])
+STRANGER = context_mod.RequestContext(user_id='eve', project_id='project-e',
+                                      roles=['member'])
+
+
+@pytest.fixture
+def api(nitride_conf, engine):
+    nitride_conf.set_override('topic', 'nitride-%s' % uuid.uuid4().hex,
+                              'nitride')
+    transport = rpc.get_transport(nitride_conf, url='fake://')
+    server = messaging.get_rpc_server(
+        transport, rpc.target(nitride_conf, server='test'),
+        [manager.NitrideManager(engine)],
+        serializer=rpc.ContextSerializer())
+    server.start()
+    yield rpcapi.NitrideAPI(nitride_conf, transport, timeout=10)
+    server.stop()
+    server.wait()
+    transport.cleanup()
+    nitride_conf.clear_override('topic', 'nitride')
+
+
+def test_register_attest_release_over_rpc(api, engine, pki):
+    instance = str(uuid.uuid4())
+    answer = api.register_instance(SERVICE, instance, PROJECT, 'sev-snp',
+                                   [guests.MEASUREMENT.hex()])
+    assert answer['binding'] == guests.Guest(
+        pki, instance, PROJECT).attester.report(bytes(64))[0xC0:0xE0].hex()
+    guest = guests.Guest(pki, instance, PROJECT)
+    nonce = engine_mod.b64decode(engine.challenge(instance)['nonce'], 'n', 64)
+    report, certs = guest.evidence(nonce)
+    ticket = engine.attest(instance, nonce, report, certs,
+                           guest.public_key)['token']
+    decision = api.authorize_release(SERVICE, ticket, 'secret-1', PROJECT,
+                                     {'instance': instance})
+    assert decision['allowed'] is True
+    assert decision['tee_public_key'] == engine_mod.b64encode(
+        guest.public_key)
+    status = api.get_status(TENANT, instance)
+    assert status['status'] == 'affirming' and status['simulated'] is True
+    with pytest.raises(policy.Forbidden):
+        api.get_status(STRANGER, instance)
+    exported = api.export(TENANT, instance_uuid=instance)
+    assert len(exported['attestations']) == 1
+    with pytest.raises(policy.Forbidden):
+        api.export(STRANGER, instance_uuid=instance)
+
+
+def test_refusals_arrive_as_refused_with_reasons(api):
+    with pytest.raises(engine_mod.Refused) as exc:
+        api.register_instance(SERVICE, 'not-a-uuid', PROJECT, 'sev-snp', [])
+    assert exc.value.code == 400
+    assert exc.value.reasons == ["instance 'not-a-uuid' is not a UUID"]
+
+
+@pytest.mark.parametrize('call, args', [
+    ('register_instance', (str(uuid.uuid4()), PROJECT, 'sev-snp', [])),
+    ('remove_instance', (str(uuid.uuid4()),)),
+    ('authorize_release', ('t', 's', PROJECT, {})),
+    ('set_policy', ('project', PROJECT, {})),
+    ('verify', (b'x',)),
+])
+def test_tenants_may_not_call_service_methods(api, call, args):
+    with pytest.raises(policy.Forbidden, match='not allowed'):
+        getattr(api, call)(TENANT, *args)
+
+
+def test_policies_admin_only_to_set(api):
+    admin = context_mod.RequestContext(user_id='root', project_id='admin',
+                                       roles=['admin'])
+    document = {'min_tcb': {'snp': 8}}
+    assert api.set_policy(admin, 'project', PROJECT, document) == document
+    assert api.get_policy(TENANT, 'project', PROJECT) == document
+    with pytest.raises(policy.Forbidden):
+        api.get_policy(STRANGER, 'project', PROJECT)
+
+
+@vectors.needs_vectors
+@pytest.mark.parametrize('name', vectors.case_names())
+def test_verify_every_vector_over_rpc(api, name):
+    case = vectors.Case(name)
+    collateral = None
+    if case.collateral:
+        from buckypaper_os.attestation.tdx import collateral as tdx_coll
+        collateral = {n: case.read(n) for n in tdx_coll.FILES}
+    answer = api.verify(SERVICE, case.evidence, tee=case.expected['tee'],
+                        certs=case.certs, collateral=collateral,
+                        at=case.at)
+    assert answer['verified'] is case.expected['verified']
+    assert answer['claims'] == case.expected['claims']
+    assert answer['tcb_status'] == case.expected.get('tcb_status')
+    if case.expected.get('expect_status'):
+        assert answer['status'] == case.expected['expect_status']
