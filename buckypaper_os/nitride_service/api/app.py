@@ -7,6 +7,7 @@ problem. Request bodies are never logged.
 """
 
 import json
+import re
 import typing
 
 from oslo_config import cfg
@@ -28,6 +29,8 @@ JSON = 'application/json'
 #: Most collateral files one request may carry, and their longest name.
 MAX_COLLATERAL_FILES = 16
 MAX_COLLATERAL_NAME = 256
+#: A Content-Length with more digits is too large without parsing it.
+MAX_LENGTH_DIGITS = 18
 #: Errors that mean the database cannot be used right now.
 DB_UNAVAILABLE = (db_exc.DBError, sa_exc.OperationalError,
                   sa_exc.TimeoutError)
@@ -64,12 +67,12 @@ class NitrideApp:
         except DB_UNAVAILABLE as exc:
             # The class only: a driver message may quote SQL parameters.
             LOG.error('%s %s: database unavailable (%s)', request.method,
-                      request.path, type(exc).__name__)
+                      request.path_info, type(exc).__name__)
             response = problems.Problem(
                 503, 'service unavailable; retry later').response()
         except Exception:
             LOG.exception('%s %s: unexpected error', request.method,
-                          request.path)
+                          request.path_info)
             response = problems.Problem(500,
                                         'internal error').response()
         response.headers['Cache-Control'] = 'no-store'
@@ -114,13 +117,14 @@ class NitrideApp:
         length = request.environ.get('CONTENT_LENGTH') or ''
         if not length:
             raise problems.Problem(411, 'Content-Length is required')
-        if not length.isdigit():
+        if not re.fullmatch('[0-9]+', length):
             raise problems.Problem(400, 'Content-Length is not a number')
-        if int(length) > self.max_request_bytes:
+        size = int(length) if len(length) <= MAX_LENGTH_DIGITS else None
+        if size is None or size > self.max_request_bytes:
             raise problems.Problem(413, 'request body is larger than %d '
                                    'bytes' % self.max_request_bytes)
-        data = request.environ['wsgi.input'].read(int(length))
-        if len(data) != int(length):
+        data = request.environ['wsgi.input'].read(size)
+        if len(data) != size:
             raise problems.Problem(400, 'request body is shorter than its '
                                    'Content-Length')
         try:
@@ -144,10 +148,18 @@ def _instance(body: dict) -> str:
     return instance
 
 
+def _decode(text, what: str, max_size: int) -> bytes:
+    data = engine_mod.b64decode(text, what, max_size)
+    if len(data) > max_size:
+        raise _invalid('%s must be base64 of at most %d bytes'
+                       % (what, max_size))
+    return data
+
+
 def _b64(body: dict, field: str, max_size: int) -> bytes:
     if field not in body:
         raise _invalid('%s is required' % field)
-    return engine_mod.b64decode(body[field], field, max_size)
+    return _decode(body[field], field, max_size)
 
 
 def _certificates(certs) -> typing.List[bytes]:
@@ -156,8 +168,8 @@ def _certificates(certs) -> typing.List[bytes]:
     if len(certs) > attestation.MAX_CERTS:
         raise _invalid('certificates: at most %d are accepted'
                        % attestation.MAX_CERTS)
-    return [engine_mod.b64decode(cert, 'certificates[%d]' % index,
-                                 attestation.MAX_EVIDENCE_SIZE)
+    return [_decode(cert, 'certificates[%d]' % index,
+                    attestation.MAX_EVIDENCE_SIZE)
             for index, cert in enumerate(certs)]
 
 
@@ -171,8 +183,8 @@ def _collateral(files) -> typing.Optional[typing.Dict[str, bytes]]:
         raise _invalid('collateral file names are at most %d characters'
                        % MAX_COLLATERAL_NAME)
     # Files are named by position: the names are the client's text.
-    return {name: engine_mod.b64decode(data, 'collateral file %d' % index,
-                                       collateral_dir.MAX_FILE_SIZE)
+    return {name: _decode(data, 'collateral file %d' % index,
+                          collateral_dir.MAX_FILE_SIZE)
             for index, (name, data) in enumerate(files.items())}
 
 

@@ -30,6 +30,8 @@ class _RequestHandler(simple_server.WSGIRequestHandler):
     """wsgiref's handler with a socket timeout, logging through oslo.log."""
 
     timeout = CLIENT_TIMEOUT
+    server_version = 'buckypaper-nitride-api'
+    sys_version = ''
 
     def log_message(self, format: str, *args) -> None:
         LOG.debug('%s %s', self.address_string(), format % args)

@@ -3,9 +3,9 @@
 ``application`` reads the configuration on its first request: the files
 in ``OS_BUCKYPAPER_CONFIG_FILES`` (separated by ``;``, relative to
 ``OS_BUCKYPAPER_CONFIG_DIR``, default ``/etc/buckypaper``) when set, else
-oslo.config's default files of project ``buckypaper``
-(``/etc/buckypaper/buckypaper.conf`` and its ``.conf.d``). It then sets
-up oslo.log and builds the engine once per process.
+oslo.config's default files of project ``buckypaper`` (such as
+``/etc/buckypaper/buckypaper.conf``). It then sets up oslo.log and builds
+the engine, once per process.
 """
 
 import os
