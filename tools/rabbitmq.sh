@@ -30,6 +30,7 @@ export RABBITMQ_LOG_BASE=$state/log
 export RABBITMQ_CONFIG_FILE=$state/rabbitmq
 export RABBITMQ_ENABLED_PLUGINS_FILE=$state/enabled_plugins
 export RABBITMQ_ADVANCED_CONFIG_FILE=$state/advanced.config
+export ERL_CRASH_DUMP=$state/erl_crash.dump
 
 case $cmd in
 start)

@@ -57,6 +57,10 @@ OPTS = [
                help='Seconds a caller of the Nitride RPC API (Nova, the '
                     'Barbican plugin) waits for an answer. No answer is '
                     'an error and never a release.'),
+    cfg.IntOpt('rpc_retries', default=2, min=0,
+               help='How often a caller of the Nitride RPC API retries '
+                    'connecting to a broker that is down before it gives '
+                    'up with an error (never a release).'),
     cfg.BoolOpt('release_on_warning', default=False,
                 help='Authorize key release for an attestation graded '
                      'warning (genuine TEE whose TDX TCB is not '

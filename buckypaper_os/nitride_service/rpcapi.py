@@ -36,7 +36,8 @@ class NitrideAPI:
         self._client = messaging.get_rpc_client(
             transport or rpc.get_transport(conf), rpc.target(conf),
             serializer=rpc.ContextSerializer(),
-            timeout=timeout or conf.nitride.rpc_timeout)
+            timeout=timeout or conf.nitride.rpc_timeout,
+            retry=conf.nitride.rpc_retries)
 
     def register_instance(self, context: Context, instance_uuid: str,
                           project_id: str, tee: str,

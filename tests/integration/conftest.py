@@ -1,0 +1,182 @@
+"""Real services for the integration tests: RabbitMQ and Nitride workers.
+
+The broker is ``$BUCKYPAPER_TRANSPORT_URL`` when set (``.ci/run`` starts
+one); otherwise a throw-away broker is started with ``tools/rabbitmq.sh``
+on loopback, or the tests skip when ``rabbitmq-server`` is not installed.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+import typing
+import uuid
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
+from oslo_config import cfg
+from oslo_context import context as context_mod
+import pytest
+
+from buckypaper_os import conf as bp_conf
+from buckypaper_os.nitride_service.db import api as db_api
+from buckypaper_os.nitride_service import engine as engine_mod
+from buckypaper_os.nitride_service import rpc
+from buckypaper_os.nitride_service import rpcapi
+from tests import vectors
+
+CONF = bp_conf.CONF
+RABBITMQ = os.path.join(vectors.ROOT, 'tools', 'rabbitmq.sh')
+ADMIN = context_mod.RequestContext(user_id='admin', project_id='admin',
+                                   roles=['admin', 'service'])
+
+
+def start_broker(state: str, port: int) -> str:
+    """Start a broker on loopback; its transport URL."""
+    out = subprocess.run([RABBITMQ, 'start', state, str(port)],
+                         check=True, capture_output=True, text=True,
+                         timeout=180)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def stop_broker(state: str) -> None:
+    subprocess.run([RABBITMQ, 'stop', state], check=False, timeout=120)
+
+
+@pytest.fixture(scope='session')
+def broker(tmp_path_factory) -> typing.Iterator[str]:
+    url = os.environ.get('BUCKYPAPER_TRANSPORT_URL')
+    if url:
+        yield url
+        return
+    if not os.path.exists('/usr/lib/rabbitmq/bin/rabbitmq-server'):
+        pytest.skip('rabbitmq-server is not installed and '
+                    'BUCKYPAPER_TRANSPORT_URL is not set')
+    state = str(tmp_path_factory.mktemp('rabbitmq'))
+    url = start_broker(state, 5682)
+    yield url
+    stop_broker(state)
+
+
+class Deployment:
+    """Nitride workers sharing one database and topic, and a client."""
+
+    def __init__(self, root: str, url: str, pki_dir: str, workers: int,
+                 topic: typing.Optional[str] = None) -> None:
+        self.root = root
+        self.url = url
+        self.topic = topic or 'nitride-%s' % uuid.uuid4().hex[:12]
+        self.db = os.path.join(root, 'nitride.sqlite')
+        key = ec.generate_private_key(ec.SECP384R1())
+        key_file = os.path.join(root, 'token.pem')
+        with open(key_file, 'wb') as f:
+            f.write(key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption()))
+        self.options = {
+            'DEFAULT': {'transport_url': url},
+            'database': {'connection': 'sqlite:///%s' % self.db},
+            'nitride': {'token_key_file': key_file, 'topic': self.topic,
+                        'simulated_tee_trust_dir': pki_dir,
+                        'rpc_timeout': 20},
+            'oslo_messaging_notifications': {'driver': 'log'},
+        }
+        self.config = os.path.join(root, 'nitride.conf')
+        with open(self.config, 'w') as f:
+            for group, values in self.options.items():
+                f.write('[%s]\n' % group)
+                f.writelines('%s = %s\n' % kv for kv in values.items())
+        subprocess.run(['buckypaper-nitride-manage', '--config-file',
+                        self.config, 'db', 'sync'], check=True, timeout=60)
+        self.processes = []
+        self.transport = None
+        try:
+            for index in range(workers):
+                log = open(os.path.join(root, 'worker-%d.log' % index), 'w')
+                self.processes.append(subprocess.Popen(
+                    ['buckypaper-nitride', '--config-file', self.config,
+                     '--log-file', log.name],
+                    stdout=log, stderr=subprocess.STDOUT))
+            self.conf = self._client_conf()
+            self.transport = rpc.get_transport(self.conf, url=url)
+            self.api = rpcapi.NitrideAPI(self.conf, self.transport,
+                                         timeout=20)
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _client_conf(self) -> cfg.ConfigOpts:
+        """The global CONF, aimed at this deployment's topic.
+
+        oslo.messaging registers some of its options only on the global
+        CONF, so clients cannot use a private one. Deployments that live
+        at the same time share a topic (on their own brokers).
+        """
+        CONF([], project='buckypaper', default_config_files=[])
+        CONF.set_override('topic', self.topic, 'nitride')
+        return CONF
+
+    @contextlib.contextmanager
+    def guest_engine(self) -> typing.Iterator[engine_mod.Engine]:
+        """The engine the guest API process runs, on this database."""
+        CONF([], project='buckypaper', default_config_files=[])
+        overrides = [(group, name, value)
+                     for group in ('database', 'nitride')
+                     for name, value in self.options[group].items()]
+        for group, name, value in overrides:
+            CONF.set_override(name, value, group=group)
+        db_api.dispose_engine()
+        try:
+            yield engine_mod.Engine(CONF)
+        finally:
+            db_api.dispose_engine()
+            for group, name, _ in overrides:
+                CONF.clear_override(name, group=group)
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Wait until a worker answers on the topic."""
+        deadline = time.monotonic() + timeout
+        quick = rpcapi.NitrideAPI(self.conf, self.transport, timeout=3)
+        while True:
+            try:
+                quick.get_policy(ADMIN, 'project', 'ready-check')
+                return
+            except Exception:  # not up yet: MessagingTimeout and friends
+                if time.monotonic() > deadline:
+                    raise
+                for process in self.processes:
+                    assert process.poll() is None, self.logs()
+
+    def logs(self) -> str:
+        text = []
+        for index in range(len(self.processes)):
+            with open(os.path.join(self.root,
+                                   'worker-%d.log' % index)) as f:
+                text.append(f.read())
+        return '\n'.join(text)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if self.transport is not None:
+            self.transport.cleanup()
+
+
+@pytest.fixture(scope='module')
+def deployment(broker, tmp_path_factory, pki_dir):
+    if shutil.which('buckypaper-nitride') is None:
+        pytest.skip('buckypaper-nitride is not installed')
+    root = str(tmp_path_factory.mktemp('nitride'))
+    nitride = Deployment(root, broker, pki_dir, workers=2)
+    yield nitride
+    nitride.stop()

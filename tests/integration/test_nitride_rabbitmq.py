@@ -1,0 +1,158 @@
+"""Nitride over a real RabbitMQ: two workers, one topic, one database."""
+
+import re
+import sqlite3
+import uuid
+
+from oslo_context import context as context_mod
+import oslo_messaging as messaging
+import pytest
+
+from buckypaper_os.attestation.tdx import collateral as tdx_collateral
+from buckypaper_os import conf as bp_conf
+from buckypaper_os.nitride_service.db import api as db_api
+from buckypaper_os.nitride_service import engine as engine_mod
+from buckypaper_os.nitride_service import rpcapi
+from tests.integration import conftest
+from tests.unit.nitride import guests
+from tests import vectors
+
+CONF = bp_conf.CONF
+PROJECT = 'project-int'
+SERVICE = context_mod.RequestContext(user_id='barbican', project_id='svc',
+                                     roles=['service'])
+
+
+@pytest.fixture(scope='module')
+def guest_api(deployment):
+    """The guest-facing engine, as the API process runs it (same DB)."""
+    with deployment.guest_engine() as engine:
+        yield engine
+
+
+def _registered_guest(deployment, pki, **kwargs):
+    instance = str(uuid.uuid4())
+    deployment.api.register_instance(
+        SERVICE, instance, PROJECT, 'sev-snp', [guests.MEASUREMENT.hex()])
+    return guests.Guest(pki, instance, PROJECT, **kwargs)
+
+
+def _attest(guest_api, guest):
+    nonce = engine_mod.b64decode(
+        guest_api.challenge(guest.instance_uuid)['nonce'], 'nonce', 64)
+    report, certs = guest.evidence(nonce)
+    return guest_api.attest(guest.instance_uuid, nonce, report, certs,
+                            guest.public_key)
+
+
+@vectors.needs_vectors
+@pytest.mark.parametrize('name', vectors.case_names())
+def test_verify_rpc_gives_every_vector_its_verdict(deployment, name):
+    case = vectors.Case(name)
+    collateral = ({n: case.read(n) for n in tdx_collateral.FILES}
+                  if case.collateral else None)
+    answer = deployment.api.verify(SERVICE, case.evidence,
+                                   tee=case.expected['tee'],
+                                   certs=case.certs, collateral=collateral,
+                                   at=case.at)
+    assert answer['verified'] is case.expected['verified']
+    assert answer['claims'] == case.expected['claims']
+    assert answer['tcb_status'] == case.expected.get('tcb_status')
+    if case.expected.get('expect_status'):
+        assert answer['status'] == case.expected['expect_status']
+
+
+def test_simulated_guest_is_authorized_exactly_when_it_must(
+        deployment, guest_api, pki):
+    guest = _registered_guest(deployment, pki)
+    ticket = _attest(guest_api, guest)['token']
+    policy = {'instance': guest.instance_uuid, 'tee': 'sev-snp'}
+    answer = deployment.api.authorize_release(SERVICE, ticket, 'secret-1',
+                                              PROJECT, policy)
+    assert answer['allowed'] is True, answer['reasons']
+    assert answer['tee_public_key'] == engine_mod.b64encode(
+        guest.public_key)
+    other = _registered_guest(deployment, pki)
+    refused = deployment.api.authorize_release(
+        SERVICE, ticket, 'secret-2', PROJECT,
+        {'instance': other.instance_uuid})
+    assert refused == {'allowed': False, 'instance_uuid':
+                       guest.instance_uuid,
+                       'reasons': ['secret is bound to another instance']}
+    refused = deployment.api.authorize_release(
+        SERVICE, ticket, 'secret-3', 'project-other', policy)
+    assert refused['allowed'] is False
+
+
+@vectors.needs_vectors
+def test_real_evidence_cannot_bind_the_nonce(deployment, guest_api):
+    case = vectors.Case('snp-genoa-v3')
+    instance = str(uuid.uuid4())
+    deployment.api.register_instance(SERVICE, instance, PROJECT, 'sev-snp',
+                                     [])
+    nonce = engine_mod.b64decode(guest_api.challenge(instance)['nonce'],
+                                 'nonce', 64)
+    with pytest.raises(engine_mod.Refused) as exc:
+        guest_api.attest(instance, nonce, case.evidence, case.certs,
+                         b'k' * 32)
+    assert 'report_data does not match the expected value' in (
+        exc.value.reasons)
+
+
+def test_two_workers_serve_one_topic(deployment, guest_api, pki):
+    guest = _registered_guest(deployment, pki)
+    ticket = _attest(guest_api, guest)['token']
+    for index in range(20):
+        assert deployment.api.authorize_release(
+            SERVICE, ticket, 'secret-%d' % index, PROJECT,
+            {'instance': guest.instance_uuid})['allowed']
+    per_worker = []
+    for index in range(len(deployment.processes)):
+        with open('%s/worker-%d.log' % (deployment.root, index)) as f:
+            per_worker.append(len(re.findall(r'audit \d+: release allowed',
+                                             f.read())))
+    assert sum(per_worker) >= 20 and all(per_worker), per_worker
+    decisions = [e['decision'] for e in db_api.audit_list(
+        guest.instance_uuid) if e['event'] == 'release']
+    assert decisions == ['allowed'] * 20
+
+
+def test_database_locked_is_an_error_never_a_yes(deployment, guest_api,
+                                                 pki):
+    guest = _registered_guest(deployment, pki)
+    ticket = _attest(guest_api, guest)['token']
+    lock = sqlite3.connect(deployment.db, timeout=1)
+    lock.execute('BEGIN EXCLUSIVE')
+    try:
+        with pytest.raises(Exception) as exc:
+            deployment.api.authorize_release(
+                SERVICE, ticket, 's', PROJECT,
+                {'instance': guest.instance_uuid})
+        assert not isinstance(exc.value, AssertionError)
+    finally:
+        lock.rollback()
+        lock.close()
+    assert deployment.api.authorize_release(
+        SERVICE, ticket, 's', PROJECT,
+        {'instance': guest.instance_uuid})['allowed']
+
+
+def test_broker_down_is_an_error_never_a_yes(deployment, tmp_path,
+                                             pki_dir):
+    """A Nitride whose broker stops mid-life: callers get errors."""
+    state = str(tmp_path / 'rabbit')
+    url = conftest.start_broker(state, 5692)
+    nitride = conftest.Deployment(str(tmp_path), url, pki_dir, workers=1,
+                                  topic=deployment.topic)
+    try:
+        assert nitride.api.get_policy(conftest.ADMIN, 'project',
+                                      'x') is None
+        conftest.stop_broker(state)
+        client = rpcapi.NitrideAPI(nitride.conf, nitride.transport,
+                                   timeout=3)
+        with pytest.raises(messaging.MessagingException):
+            client.authorize_release(SERVICE, 'any-ticket', 's', PROJECT,
+                                     {'project': PROJECT})
+    finally:
+        conftest.stop_broker(state)
+        nitride.stop()
