@@ -66,9 +66,13 @@ def b64decode(text, what: str, max_size: int) -> bytes:
         raise Refused('%s must be base64 of at most %d bytes'
                       % (what, max_size), 400)
     try:
-        return base64.b64decode(text, validate=True)
+        data = base64.b64decode(text, validate=True)
     except ValueError:
         raise Refused('%s is not base64' % what, 400) from None
+    if len(data) > max_size:
+        raise Refused('%s must be base64 of at most %d bytes'
+                      % (what, max_size), 400)
+    return data
 
 
 class Engine:
