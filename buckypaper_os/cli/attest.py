@@ -4,6 +4,10 @@
 [--collateral DIR] [--at ISO8601] [--policy FILE]`` prints the result as JSON.
 Exit codes: 0 affirming or warning, 1 contraindicated, 2 malformed or
 unusable input (one line on stderr, no traceback).
+
+``buckypaper-attest records FILE`` re-verifies exported attestation records
+offline (token signatures and the evidence itself); exit 0 when every
+record holds, 1 otherwise, 2 when the file is unusable.
 """
 
 import argparse
@@ -50,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help='verification time (default: now)')
     verify.add_argument('--policy', metavar='FILE',
                         help='JSON appraisal policy')
+    records = commands.add_parser(
+        'records', help='re-verify exported attestation records offline')
+    records.add_argument('export', metavar='FILE',
+                         help='JSON export of buckypaper-nitride-manage '
+                              'export')
+    records.add_argument('--simulated-trust-dir', metavar='DIR',
+                         help='also accept records of this simulated TEE')
     return parser
 
 
@@ -94,6 +105,25 @@ def run_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_CONTRAINDICATED
 
 
+def run_records(args: argparse.Namespace) -> int:
+    """Re-verify exported records; exit 0 only if every one holds."""
+    from buckypaper_os.nitride_service import records
+    try:
+        with open(args.export, encoding='utf-8') as f:
+            export = json.load(f)
+        findings = records.check(export, args.simulated_trust_dir)
+    except (OSError, ValueError, RecursionError) as exc:
+        raise attestation.EvidenceError('cannot use export %s: %s'
+                                        % (args.export, exc)) from None
+    json.dump(findings, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write('\n')
+    ok = all(finding['ok'] for finding in findings)
+    return EXIT_OK if ok else EXIT_CONTRAINDICATED
+
+
+_COMMANDS = {'verify': run_verify, 'records': run_records}
+
+
 def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
     """Console-script entry point.
 
@@ -102,7 +132,7 @@ def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        return run_verify(args)
+        return _COMMANDS[args.command](args)
     except attestation.EvidenceError as exc:
         message = str(exc)
     except Exception as exc:

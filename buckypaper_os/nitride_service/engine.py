@@ -198,10 +198,14 @@ class Engine:
         except (attestation.EvidenceError, appraisal.PolicyError) as exc:
             self._refuse('attest', Refused(str(exc), 400), instance_uuid,
                          project_id)
+        received = {'evidence': b64encode(evidence),
+                    'certificates': [b64encode(c) for c in certs],
+                    'collateral': {name: b64encode(data) for name, data
+                                   in (collateral or {}).items()}}
         if result.status == CONTRAINDICATED:
             db_api.attestation_create(instance_uuid, project_id, tee,
                                       result.status, result.claims,
-                                      result.reasons, simulated)
+                                      result.reasons, simulated, received)
             self._refuse('attest', Refused(result.reasons), instance_uuid,
                          project_id)
         issued = token.issue(self.signer, result, instance_uuid, project_id,
@@ -211,8 +215,8 @@ class Engine:
             issued.claims['exp'], datetime.timezone.utc).replace(tzinfo=None)
         db_api.attestation_create(instance_uuid, project_id, tee,
                                   result.status, result.claims,
-                                  result.reasons, simulated, issued.jti,
-                                  issued.token, expires)
+                                  result.reasons, simulated, received,
+                                  issued.jti, issued.token, expires)
         self.auditor.record('attest', result.status, result.reasons,
                             instance_uuid=instance_uuid,
                             project_id=project_id, jti=issued.jti,

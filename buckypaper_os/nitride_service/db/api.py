@@ -248,6 +248,7 @@ def attestation_create(instance_uuid: str, project_id: str, tee: str,
                        status: str, claims: dict,
                        reasons: typing.Sequence[str] = (),
                        simulated: bool = False,
+                       evidence: typing.Optional[dict] = None,
                        token_jti: typing.Optional[str] = None,
                        token: typing.Optional[str] = None,
                        expires_at: typing.Optional[datetime.datetime] = None
@@ -256,7 +257,8 @@ def attestation_create(instance_uuid: str, project_id: str, tee: str,
     row = models.Attestation(
         instance_uuid=instance_uuid, project_id=project_id, tee=tee,
         status=status, simulated=simulated, claims=claims,
-        reasons=list(reasons), token_jti=token_jti, token=token,
+        reasons=list(reasons), evidence=evidence, token_jti=token_jti,
+        token=token,
         expires_at=expires_at, created_at=_utcnow())
     with _session() as session, session.begin():
         session.add(row)

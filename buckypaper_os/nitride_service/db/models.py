@@ -92,6 +92,8 @@ class Attestation(Base):
         sa.Boolean, default=False, server_default=sa.false())
     claims: orm.Mapped[dict] = orm.mapped_column(sa.JSON)
     reasons: orm.Mapped[list] = orm.mapped_column(sa.JSON)
+    #: The evidence as received (base64), so auditors can re-verify it.
+    evidence: orm.Mapped[typing.Optional[dict]] = orm.mapped_column(sa.JSON)
     token_jti: orm.Mapped[typing.Optional[str]] = orm.mapped_column(
         sa.String(64), unique=True)
     token: orm.Mapped[typing.Optional[str]] = orm.mapped_column(sa.Text)

@@ -4,10 +4,12 @@ import datetime
 import time
 import uuid
 
+import oslo_messaging as messaging
 import pytest
 
 from buckypaper_os import attestation
 from buckypaper_os import binding
+from buckypaper_os.nitride_service import audit
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import jwk
@@ -263,7 +265,7 @@ def test_warning_releases_only_when_configured(engine, guest, nitride_conf):
                          PROJECT, guest.public_key, 60)
     db_api.attestation_create(guest.instance_uuid, PROJECT, 'sev-snp',
                               'warning', result.claims, [], True,
-                              issued.jti, issued.token)
+                              token_jti=issued.jti, token=issued.token)
     policy = {'instance': guest.instance_uuid}
     answer = engine.authorize_release(issued.token, 's', PROJECT, policy)
     assert answer['reasons'] == ['attestation is warning']
@@ -307,3 +309,25 @@ def test_export_reverifies_offline(engine, guest):
     assert claims['jti'] == record['token_jti']
     assert [e['event'] for e in exported['audit']] == [
         'register', 'challenge', 'attest']
+
+
+def test_decisions_are_notified(nitride_conf, pki):
+    from oslo_messaging.notify import _impl_test
+    transport = messaging.get_notification_transport(nitride_conf,
+                                                     url='fake://')
+    notifier = messaging.Notifier(transport, publisher_id='nitride.test',
+                                  driver='test', topics=['notifications'])
+    engine = engine_mod.Engine(nitride_conf, audit.Auditor(notifier))
+    _impl_test.reset()
+    instance = _instance()
+    _register(engine, instance)
+    engine.challenge(instance)
+    _refused(engine.challenge, _instance())
+    sent = [n[1] for n in _impl_test.NOTIFICATIONS]
+    assert [(n['event_type'], n['priority']) for n in sent] == [
+        ('nitride.register', 'INFO'), ('nitride.challenge', 'INFO'),
+        ('nitride.challenge', 'WARN')]
+    assert sent[2]['payload']['decision'] == 'refused'
+    assert sent[2]['payload']['reasons'] == ['unknown instance']
+    assert sent[1]['payload']['audit_id'] == db_api.audit_list(
+        instance)[-1]['id']

@@ -105,6 +105,7 @@ def upgrade() -> None:
                   server_default=sa.false()),
         sa.Column('claims', sa.JSON, nullable=False),
         sa.Column('reasons', sa.JSON, nullable=False),
+        sa.Column('evidence', sa.JSON, nullable=True),
         sa.Column('token_jti', sa.String(64), nullable=True),
         sa.Column('token', sa.Text, nullable=True),
         sa.Column('created_at', sa.DateTime, nullable=False),
