@@ -7,6 +7,7 @@ on loopback, or the tests skip when ``rabbitmq-server`` is not installed.
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -64,7 +65,8 @@ class Deployment:
     """Nitride workers sharing one database and topic, and a client."""
 
     def __init__(self, root: str, url: str, pki_dir: str, workers: int,
-                 topic: typing.Optional[str] = None) -> None:
+                 topic: typing.Optional[str] = None,
+                 api: bool = False) -> None:
         self.root = root
         self.url = url
         self.topic = topic or 'nitride-%s' % uuid.uuid4().hex[:12]
@@ -83,6 +85,7 @@ class Deployment:
                         'simulated_tee_trust_dir': pki_dir,
                         'rpc_timeout': 20},
             'oslo_messaging_notifications': {'driver': 'log'},
+            'nitride_api': {'bind_host': '127.0.0.1', 'bind_port': 0},
         }
         self.config = os.path.join(root, 'nitride.conf')
         with open(self.config, 'w') as f:
@@ -92,6 +95,7 @@ class Deployment:
         subprocess.run(['buckypaper-nitride-manage', '--config-file',
                         self.config, 'db', 'sync'], check=True, timeout=60)
         self.processes = []
+        self.workers = workers
         self.transport = None
         try:
             for index in range(workers):
@@ -100,6 +104,7 @@ class Deployment:
                     ['buckypaper-nitride', '--config-file', self.config,
                      '--log-file', log.name],
                     stdout=log, stderr=subprocess.STDOUT))
+            self.api_url = self._start_api() if api else None
             self.conf = self._client_conf()
             self.transport = rpc.get_transport(self.conf, url=url)
             self.api = rpcapi.NitrideAPI(self.conf, self.transport,
@@ -108,6 +113,24 @@ class Deployment:
         except BaseException:
             self.stop()
             raise
+
+    def _start_api(self, timeout: float = 60) -> str:
+        """Start buckypaper-nitride-api; its base URL."""
+        log = os.path.join(self.root, 'api.log')
+        with open(log, 'w') as out:
+            self.processes.append(subprocess.Popen(
+                ['buckypaper-nitride-api', '--config-file', self.config,
+                 '--log-file', log], stdout=out, stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(log) as f:
+                found = re.search(r'listening on 127\.0\.0\.1 port (\d+)',
+                                  f.read())
+            if found:
+                return 'http://127.0.0.1:%s' % found.group(1)
+            assert self.processes[-1].poll() is None, self.logs()
+            time.sleep(0.1)
+        raise TimeoutError('buckypaper-nitride-api did not start')
 
     def _client_conf(self) -> cfg.ConfigOpts:
         """The global CONF, aimed at this deployment's topic.
@@ -152,11 +175,12 @@ class Deployment:
                     assert process.poll() is None, self.logs()
 
     def logs(self) -> str:
+        """Every log of the deployment's processes, concatenated."""
         text = []
-        for index in range(len(self.processes)):
-            with open(os.path.join(self.root,
-                                   'worker-%d.log' % index)) as f:
-                text.append(f.read())
+        for name in sorted(os.listdir(self.root)):
+            if name.endswith('.log'):
+                with open(os.path.join(self.root, name)) as f:
+                    text.append(f.read())
         return '\n'.join(text)
 
     def stop(self) -> None:
@@ -177,6 +201,6 @@ def deployment(broker, tmp_path_factory, pki_dir):
     if shutil.which('buckypaper-nitride') is None:
         pytest.skip('buckypaper-nitride is not installed')
     root = str(tmp_path_factory.mktemp('nitride'))
-    nitride = Deployment(root, broker, pki_dir, workers=2)
+    nitride = Deployment(root, broker, pki_dir, workers=2, api=True)
     yield nitride
     nitride.stop()

@@ -10,6 +10,7 @@ import pytest
 
 from buckypaper_os.attestation.tdx import collateral as tdx_collateral
 from buckypaper_os import conf as bp_conf
+from buckypaper_os.nitride_service.api import guest_client
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import rpcapi
@@ -99,6 +100,27 @@ def test_real_evidence_cannot_bind_the_nonce(deployment, guest_api):
         exc.value.reasons)
 
 
+def test_guest_over_http_release_over_rpc(deployment, pki):
+    """The real path: guest API process, RPC workers, one database."""
+    guest = _registered_guest(deployment, pki)
+    client = guest_client.GuestClient(deployment.api_url, timeout=20)
+    challenge = client.challenge(guest.instance_uuid)
+    nonce = engine_mod.b64decode(challenge['nonce'], 'nonce', 64)
+    report, certs = guest.evidence(nonce)
+    answer = client.attest(guest.instance_uuid, challenge['nonce'], report,
+                           certs, guest.public_key)
+    assert answer['status'] == 'affirming' and answer['simulated']
+    with pytest.raises(guest_client.GuestApiError) as replay:
+        client.attest(guest.instance_uuid, challenge['nonce'], report,
+                      certs, guest.public_key)
+    assert replay.value.status == 403
+    assert replay.value.reasons == ['nonce already used']
+    decision = deployment.api.authorize_release(
+        SERVICE, answer['token'], 'secret-http', PROJECT,
+        {'instance': guest.instance_uuid})
+    assert decision['allowed'], decision['reasons']
+
+
 def test_two_workers_serve_one_topic(deployment, guest_api, pki):
     guest = _registered_guest(deployment, pki)
     ticket = _attest(guest_api, guest)['token']
@@ -107,7 +129,7 @@ def test_two_workers_serve_one_topic(deployment, guest_api, pki):
             SERVICE, ticket, 'secret-%d' % index, PROJECT,
             {'instance': guest.instance_uuid})['allowed']
     per_worker = []
-    for index in range(len(deployment.processes)):
+    for index in range(deployment.workers):
         with open('%s/worker-%d.log' % (deployment.root, index)) as f:
             per_worker.append(len(re.findall(r'audit \d+: release allowed',
                                              f.read())))
