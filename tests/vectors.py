@@ -67,6 +67,25 @@ class Case:
             return self.path
         return None
 
+    def collateral_files(self):
+        """The TDX collateral as a dict of file bytes (for RPC), or None."""
+        if not self.collateral:
+            return None
+        from buckypaper_os.attestation.tdx import collateral
+        return {name: self.read(name) for name in collateral.FILES}
+
+    def check(self, got: dict) -> None:
+        """Assert that a result (as a dict) is exactly the expected one."""
+        want = self.expected
+        assert got['tee'] == want['tee']
+        assert got['verified'] is want['verified'], got['reasons']
+        assert got['claims'] == want['claims']
+        assert got['tcb_status'] == want.get('tcb_status')
+        if want.get('expect_status') is not None:
+            assert got['status'] == want['expect_status'], got['reasons']
+        if not got['verified'] or got['status'] == 'contraindicated':
+            assert got['reasons'], 'a refusal must say why'
+
     @property
     def at(self):
         value = self.expected.get('at')

@@ -4,8 +4,10 @@ from oslo_config import cfg
 
 from buckypaper_os.conf import attestation
 from buckypaper_os.conf import nitride
+from buckypaper_os.conf import vault
 
 CONF = cfg.CONF
 
 attestation.register_opts(CONF)
 nitride.register_opts(CONF)
+vault.register_opts(CONF)

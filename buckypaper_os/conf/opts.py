@@ -4,8 +4,9 @@ from oslo_config import cfg
 
 from buckypaper_os.conf import attestation
 from buckypaper_os.conf import nitride
+from buckypaper_os.conf import vault
 
-_MODULES = (attestation, nitride)
+_MODULES = (attestation, nitride, vault)
 
 
 def set_defaults() -> None:

@@ -5,9 +5,7 @@ keep no state of their own. SIGTERM or SIGINT stops a worker after the
 calls it is serving.
 """
 
-import signal
 import sys
-import threading
 import typing
 
 from oslo_log import log as logging
@@ -15,6 +13,7 @@ import oslo_messaging as messaging
 
 from buckypaper_os import conf as bp_conf
 from buckypaper_os.nitride_service import audit
+from buckypaper_os.nitride_service import daemon
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import manager
 from buckypaper_os.nitride_service import rpc
@@ -34,23 +33,12 @@ def build_server(conf) -> messaging.MessageHandlingServer:
 
 def main(argv: typing.Optional[list] = None) -> int:
     """Run one worker until SIGTERM or SIGINT."""
-    logging.register_options(CONF)
-    CONF(sys.argv[1:] if argv is None else argv, project='buckypaper',
-         prog='buckypaper-nitride')
-    logging.setup(CONF, 'buckypaper-nitride')
+    daemon.prepare(argv, 'buckypaper-nitride')
     server = build_server(CONF)
-    stopping = threading.Event()
-
-    def stop(signum, frame):
-        LOG.info('signal %d: stopping', signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     server.start()
     LOG.info('Nitride worker %s serving topic %s', CONF.host,
              CONF.nitride.topic)
-    stopping.wait()
+    LOG.info('signal %d: stopping', daemon.wait_for_signal())
     server.stop()
     server.wait()
     return 0

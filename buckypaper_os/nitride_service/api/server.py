@@ -5,7 +5,6 @@ For development, tests and small clouds. Production runs
 a TLS-terminating proxy. SIGTERM or SIGINT stop the server cleanly.
 """
 
-import signal
 import socket
 import socketserver
 import sys
@@ -17,6 +16,7 @@ from oslo_log import log as logging
 
 from buckypaper_os import conf as bp_conf
 from buckypaper_os.nitride_service.api import app as app_mod
+from buckypaper_os.nitride_service import daemon
 from buckypaper_os.nitride_service import engine as engine_mod
 
 CONF = bp_conf.CONF
@@ -58,23 +58,17 @@ def make_server(host: str, port: int, app) -> _Server:
 
 def main(argv: typing.Optional[typing.List[str]] = None) -> int:
     """Entry point of ``buckypaper-nitride-api``."""
-    logging.register_options(CONF)
-    CONF(sys.argv[1:] if argv is None else argv, project='buckypaper',
-         prog='buckypaper-nitride-api')
-    logging.setup(CONF, 'buckypaper-nitride-api')
+    daemon.prepare(argv, 'buckypaper-nitride-api')
     app = app_mod.make_app(engine_mod.Engine(CONF), CONF)
     server = make_server(CONF.nitride_api.bind_host,
                          CONF.nitride_api.bind_port, app)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *args: stop.set())
     thread = threading.Thread(target=server.serve_forever,
                               name='nitride-api')
     thread.start()
     host, port = server.server_address[:2]
     LOG.info('Nitride guest API listening on %s port %d', host, port)
-    stop.wait()
-    LOG.info('Nitride guest API stopping')
+    LOG.info('signal %d: Nitride guest API stopping',
+             daemon.wait_for_signal())
     server.shutdown()
     thread.join()
     server.server_close()
