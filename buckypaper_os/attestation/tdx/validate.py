@@ -26,13 +26,13 @@ def validate(q: abi.Quote, verification: result.Verification,
         findings.append(result.Finding(
             _BAD, 'configuration', 'TD_ATTRIBUTES.SEPT_VE_DISABLE is clear'))
     findings += _tcb_status(verification.tcb_status, policy, has_collateral)
-    findings += checks.one_of('MRTD', report.mr_td.hex(),
+    findings += checks.one_of('mr_td', report.mr_td.hex(),
                               policy.measurements, 'executables')
     findings += _rtmrs(report.rtmrs, policy)
     for name, value, expected in (
-            ('REPORTDATA', report.report_data, policy.report_data),
-            ('MRCONFIGID', report.mr_config_id, policy.mr_config_id),
-            ('MROWNER', report.mr_owner, policy.mr_owner)):
+            ('report_data', report.report_data, policy.report_data),
+            ('mr_config_id', report.mr_config_id, policy.mr_config_id),
+            ('mr_owner', report.mr_owner, policy.mr_owner)):
         findings += checks.equal(name, value.hex(), expected,
                                  'instance-identity')
     findings += checks.min_tcb(
@@ -63,6 +63,6 @@ def _rtmrs(rtmrs: typing.Sequence[bytes],
             findings.append(result.Finding(
                 _BAD, 'executables', 'policy names unknown RTMR %s' % index))
             continue
-        findings += checks.one_of('RTMR%s' % index, rtmrs[int(index)].hex(),
+        findings += checks.one_of('rtmr%s' % index, rtmrs[int(index)].hex(),
                                   allowed, 'executables')
     return findings

@@ -14,6 +14,7 @@ from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import jwk
 from buckypaper_os.nitride_service import token
+from tests.unit.attestation import tdx_fakes
 from tests.unit.nitride import guests
 from tests import vectors
 
@@ -331,3 +332,18 @@ def test_decisions_are_notified(nitride_conf, pki):
     assert sent[2]['payload']['reasons'] == ['unknown instance']
     assert sent[1]['payload']['audit_id'] == db_api.audit_list(
         instance)[-1]['id']
+
+
+def test_tdx_mr_config_id_of_another_instance(engine):
+    """A TDX quote whose MRCONFIGID is not this instance's binding."""
+    instance = _instance()
+    engine.register(instance, PROJECT, 'tdx', [])
+    nonce = engine_mod.b64decode(engine.challenge(instance)['nonce'],
+                                 'nonce', 64)
+    key = b'k' * 32
+    quote = tdx_fakes.make_quote(tdx_fakes.make_pki(), body=tdx_fakes.td_body(
+        report_data=binding.report_data(nonce, key)))
+    exc = _refused(engine.attest, instance, nonce, quote, [], key)
+    assert 'mr_config_id does not match the expected value' in exc.reasons
+    assert 'report_data does not match the expected value' not in (
+        exc.reasons)
