@@ -1,0 +1,280 @@
+"""The Vault's Barbican secret store: entry point class :class:`VaultStore`.
+
+Barbican records ``buckypaper_os.barbican_plugin.store.VaultStore`` as the
+store of each secret: this path must never change.
+
+Every secret is envelope-encrypted in the Vault's own tables. A secret
+with a release policy (see :mod:`policy`) is never returned plainly, to
+any caller: only with an attestation ticket in ``trans_wrapped_session_key``
+that Nitride accepts, and then HPKE-sealed to the attested TEE's key.
+Every doubt (no answer, broker down, any error) refuses.
+"""
+
+import base64
+import json
+import re
+import typing
+import uuid
+
+from barbican.common import config as barbican_config
+from barbican.common import exception as barbican_exc
+from barbican.plugin.interface import secret_store as ss
+from oslo_config import cfg
+from oslo_context import context as context_mod
+from oslo_log import log as logging
+import sqlalchemy as sa
+
+from buckypaper_os.barbican_plugin import db
+from buckypaper_os.barbican_plugin import envelope
+from buckypaper_os.barbican_plugin import keyring as keyring_mod
+from buckypaper_os.barbican_plugin import policy as policy_mod
+from buckypaper_os.barbican_plugin import sealing
+from buckypaper_os.conf import nitride as nitride_conf
+from buckypaper_os.conf import vault as vault_conf
+
+LOG = logging.getLogger(__name__)
+
+#: The "transport key" the plugin publishes: not a key, only a marker
+#: that tickets are accepted in trans_wrapped_session_key.
+TRANSPORT_KEY = base64.b64encode(b'buckypaper-vault-ticket-v1').decode()
+SECRET_PATH = re.compile(r'^/v1/secrets/([0-9a-fA-F-]{36})/?$')
+MAX_TICKET = 64 * 1024
+
+
+class Refused(barbican_exc.BarbicanHTTPException):
+    """A refusal: 403 with a reason that names no key material."""
+
+    status_code = 403
+
+    def __init__(self, reason: str) -> None:
+        self.message = reason
+        self.client_message = reason
+        super().__init__(reason, reason)
+
+
+class BadPolicy(barbican_exc.BarbicanHTTPException):
+    """A release policy that cannot be stored (400)."""
+
+    status_code = 400
+
+    def __init__(self, reason: str) -> None:
+        self.message = reason
+        self.client_message = reason
+        super().__init__(reason, reason)
+
+
+def load_conf() -> cfg.ConfigOpts:
+    """Barbican's configuration, with the Vault's and Nitride's groups."""
+    conf = barbican_config.new_config()
+    vault_conf.register_opts(conf)
+    nitride_conf.register_opts(conf)
+    barbican_config.parse_args(conf)
+    return conf
+
+
+def _request_secret_id() -> typing.Optional[str]:
+    """The secret id of the current ``PUT /v1/secrets/{id}``, if any."""
+    try:
+        import pecan
+        request = pecan.request
+        path = request.path_info
+        method = request.method
+    except Exception:  # no pecan request (tests, tools)
+        return None
+    match = SECRET_PATH.match(path or '')
+    return match.group(1).lower() if match and method == 'PUT' else None
+
+
+def _user_metadata(secret_id: str) -> typing.Dict[str, str]:
+    from barbican.model import repositories
+    return repositories.get_secret_user_meta_repository(
+    ).get_metadata_for_secret(secret_id) or {}
+
+
+class VaultStore(ss.SecretStoreBase):
+    """Envelope-encrypting store with attestation-gated, sealed release."""
+
+    def __init__(self, conf: typing.Optional[cfg.ConfigOpts] = None,
+                 nitride=None) -> None:
+        self.conf = conf or load_conf()
+        self._keyring: typing.Optional[keyring_mod.Keyring] = None
+        self._nitride = nitride
+
+    # Configuration, built on first use so Barbican starts without them.
+
+    @property
+    def keyring(self) -> keyring_mod.Keyring:
+        if self._keyring is None:
+            options = self.conf.buckypaper_vault
+            if not options.connection:
+                raise ss.StorePluginNotAvailableOrMisconfigured(
+                    self.get_plugin_name())
+            self._keyring = keyring_mod.Keyring(
+                options.kek_files, db.get_engine(options.connection))
+        return self._keyring
+
+    def nitride(self):
+        """The Nitride RPC client (built once, on the first release)."""
+        if self._nitride is None:
+            from buckypaper_os.nitride_service import rpc
+            from buckypaper_os.nitride_service import rpcapi
+            options = self.conf.buckypaper_vault
+            self.conf.set_override('topic', options.nitride_topic,
+                                   'nitride')
+            transport = rpc.get_transport(self.conf,
+                                          url=options.transport_url)
+            self._nitride = rpcapi.NitrideAPI(self.conf, transport,
+                                              timeout=options.rpc_timeout)
+        return self._nitride
+
+    # SecretStoreBase
+
+    def get_plugin_name(self) -> str:
+        return self.conf.buckypaper_vault.plugin_name
+
+    def generate_supports(self, key_spec) -> bool:
+        return False
+
+    def generate_symmetric_key(self, key_spec):
+        raise NotImplementedError('the Vault stores keys; it does not '
+                                  'generate them')
+
+    def generate_asymmetric_key(self, key_spec):
+        raise NotImplementedError('the Vault stores keys; it does not '
+                                  'generate them')
+
+    def store_secret_supports(self, key_spec) -> bool:
+        return True
+
+    def get_transport_key(self) -> str:
+        return TRANSPORT_KEY
+
+    def is_transport_key_current(self, transport_key) -> bool:
+        return transport_key == TRANSPORT_KEY
+
+    def store_secret(self, secret_dto: ss.SecretDTO) -> dict:
+        """Encrypt and keep the secret; Barbican records its vault_id."""
+        if secret_dto.transport_key:
+            raise BadPolicy('the Vault does not accept transport-wrapped '
+                            'payloads')
+        context = context_mod.get_current()
+        project_id = getattr(context, 'project_id', None)
+        if not project_id:
+            raise Refused('no project in the request context')
+        secret_id = _request_secret_id()
+        try:
+            policy = policy_mod.from_metadata(
+                _user_metadata(secret_id) if secret_id else {}, project_id)
+        except policy_mod.PolicyError as exc:
+            raise BadPolicy(str(exc)) from None
+        vault_id = secret_id or str(uuid.uuid4())
+        plaintext = base64.b64decode(secret_dto.secret)
+        return {'vault_id': self.put(vault_id, project_id, policy,
+                                     plaintext)}
+
+    def put(self, vault_id: str, project_id: str,
+            policy: typing.Optional[dict], plaintext: bytes) -> str:
+        """Store ``plaintext`` encrypted under the project's DEK."""
+        dek = self.keyring.project_dek(project_id)
+        ciphertext = envelope.seal(
+            dek, plaintext, envelope.secret_aad(vault_id, project_id, policy))
+        with self.keyring.engine.begin() as conn:
+            conn.execute(db.SECRETS.insert().values(
+                id=vault_id, project_id=project_id,
+                policy=None if policy is None else json.dumps(
+                    policy, sort_keys=True),
+                ciphertext=ciphertext, created_at=db.now()))
+        LOG.info('Vault stored secret %s of project %s (%s)', vault_id,
+                 project_id, 'bound' if policy else 'unbound')
+        return vault_id
+
+    def get_secret(self, secret_type, secret_metadata: dict
+                   ) -> ss.SecretDTO:
+        """The plain secret if unbound; sealed to the TEE if released."""
+        vault_id = secret_metadata.get('vault_id')
+        ticket = secret_metadata.get('trans_wrapped_session_key')
+        payload = self.release(vault_id, ticket)
+        return ss.SecretDTO(secret_type,
+                            base64.b64encode(payload), ss.KeySpec(),
+                            secret_metadata.get('content_type'))
+
+    def release(self, vault_id: typing.Optional[str],
+                ticket: typing.Optional[str]) -> bytes:
+        """What a payload read returns: plain, sealed, or a refusal."""
+        row = self._row(vault_id)
+        policy = None if row.policy is None else json.loads(row.policy)
+        if policy is None:
+            if ticket is not None:
+                raise Refused('secret is not bound to a TEE; read it '
+                              'without a ticket')
+            return self._open(row, policy)
+        if ticket is None:
+            raise Refused('secret is released only sealed to an attested '
+                          'TEE, with a ticket')
+        answer = self._authorize(ticket, row, policy)
+        sealed = sealing.seal(
+            base64.b64decode(answer['tee_public_key'], validate=True),
+            self._open(row, policy), answer['instance_uuid'], row.id)
+        LOG.info('Vault released secret %s of project %s sealed to '
+                 'instance %s', row.id, row.project_id,
+                 answer['instance_uuid'])
+        return sealed
+
+    def _authorize(self, ticket: str, row, policy: dict) -> dict:
+        """Nitride's yes, or :class:`Refused`: every doubt is a no."""
+        if not isinstance(ticket, str) or not 0 < len(ticket) <= MAX_TICKET:
+            raise Refused('malformed ticket')
+        try:
+            answer = self.nitride().authorize_release(
+                context_mod.RequestContext(
+                    user_id='buckypaper-vault', project_id=row.project_id,
+                    roles=['service']),
+                ticket, row.id, row.project_id, policy)
+        except Exception as exc:  # timeouts, broker down, refusals
+            LOG.warning('Vault refused secret %s: Nitride gave no decision '
+                        '(%s)', row.id, type(exc).__name__)
+            raise Refused('release not authorized: no decision from the '
+                          'verifier') from None
+        if not (isinstance(answer, dict) and answer.get('allowed') is True
+                and isinstance(answer.get('tee_public_key'), str)
+                and isinstance(answer.get('instance_uuid'), str)):
+            reasons = answer.get('reasons') if isinstance(answer,
+                                                          dict) else None
+            LOG.info('Vault refused secret %s: %s', row.id, reasons)
+            raise Refused('release not authorized: %s' % '; '.join(
+                str(r) for r in reasons or ['refused']))
+        if (policy.get('instance') is not None
+                and answer['instance_uuid'] != policy['instance']):
+            raise Refused('release not authorized: another instance')
+        return answer
+
+    def delete_secret(self, secret_metadata: dict) -> None:
+        vault_id = secret_metadata.get('vault_id')
+        if vault_id:
+            with self.keyring.engine.begin() as conn:
+                conn.execute(db.SECRETS.delete().where(
+                    db.SECRETS.c.id == vault_id))
+
+    # Helpers
+
+    def _row(self, vault_id: typing.Optional[str]):
+        if not vault_id:
+            raise ss.SecretNotFoundException()
+        with self.keyring.engine.connect() as conn:
+            row = conn.execute(sa.select(db.SECRETS).where(
+                db.SECRETS.c.id == vault_id)).first()
+        if row is None:
+            raise ss.SecretNotFoundException()
+        return row
+
+    def _open(self, row, policy: typing.Optional[dict]) -> bytes:
+        dek = self.keyring.project_dek(row.project_id, create=False)
+        if dek is None:
+            raise ss.SecretGeneralException('project key is missing')
+        try:
+            return envelope.open_(dek, row.ciphertext, envelope.secret_aad(
+                row.id, row.project_id, policy))
+        except envelope.EnvelopeError:
+            LOG.error('Vault secret %s does not authenticate', row.id)
+            raise ss.SecretGeneralException(
+                'stored secret does not authenticate') from None

@@ -1,0 +1,187 @@
+"""The Vault store's logic, with a fake Nitride answer."""
+
+import base64
+
+from oslo_config import cfg
+from oslo_context import context as context_mod
+import oslo_messaging as messaging
+import pytest
+import sqlalchemy as sa
+
+from buckypaper_os.barbican_plugin import db
+from buckypaper_os.barbican_plugin import sealing
+from buckypaper_os.barbican_plugin import store as store_mod
+from buckypaper_os.conf import vault as vault_conf
+from buckypaper_os.nitride_service import engine as engine_mod
+
+PROJECT = 'project-a'
+INSTANCE = '6f1c2a8e-2a44-4f0e-9d53-1d7b8a3c5e10'
+SECRET = 'c0ffee00-2a44-4f0e-9d53-1d7b8a3c5e10'
+KEY = bytes(range(64))
+
+
+class FakeNitride:
+    """Answers authorize_release like Nitride, from a canned answer."""
+
+    def __init__(self):
+        self.answer = None
+        self.calls = []
+
+    def authorize_release(self, context, ticket, secret_ref, project_id,
+                          release_policy):
+        self.calls.append((ticket, secret_ref, project_id, release_policy))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.fixture
+def vault(tmp_path, monkeypatch):
+    conf = cfg.ConfigOpts()
+    vault_conf.register_opts(conf)
+    kek = tmp_path / 'kek'
+    kek.write_bytes(bytes(32))
+    conf([], default_config_files=[])
+    conf.set_override('connection', 'sqlite:///%s' % (
+        tmp_path / 'vault.sqlite'), 'buckypaper_vault')
+    conf.set_override('kek_files', [str(kek)], 'buckypaper_vault')
+    context_mod.RequestContext(project_id=PROJECT, roles=['admin'])
+    monkeypatch.setattr(store_mod, '_request_secret_id', lambda: SECRET)
+    metadata = {'buckypaper-instance': INSTANCE, 'buckypaper-tee': 'sev-snp'}
+    monkeypatch.setattr(store_mod, '_user_metadata',
+                        lambda secret_id: metadata)
+    store = store_mod.VaultStore(conf, nitride=FakeNitride())
+    store.metadata = metadata
+    yield store
+    db.dispose()
+
+
+def dto(data=KEY):
+    return store_mod.ss.SecretDTO('symmetric', base64.b64encode(data),
+                                  store_mod.ss.KeySpec(),
+                                  'application/octet-stream')
+
+
+def allowed(pair, instance=INSTANCE):
+    return {'allowed': True, 'reasons': [], 'instance_uuid': instance,
+            'tee_public_key': base64.b64encode(
+                pair.public_bytes()).decode()}
+
+
+def test_bound_secret_refuses_plain_read(vault):
+    meta = vault.store_secret(dto())
+    assert meta == {'vault_id': SECRET}
+    with pytest.raises(store_mod.Refused) as exc:
+        vault.get_secret('symmetric', dict(meta))
+    assert exc.value.status_code == 403
+    assert vault._nitride.calls == []
+
+
+def test_release_sealed(vault):
+    meta = vault.store_secret(dto())
+    pair = sealing.TeeKeyPair()
+    vault._nitride.answer = allowed(pair)
+    out = vault.get_secret('symmetric', dict(
+        meta, trans_wrapped_session_key='ticket', transport_key='x'))
+    blob = base64.b64decode(out.secret)
+    assert KEY not in blob
+    assert pair.open(blob, INSTANCE, SECRET) == KEY
+    assert vault._nitride.calls == [(
+        'ticket', SECRET, PROJECT,
+        {'instance': INSTANCE, 'tee': 'sev-snp'})]
+
+
+@pytest.mark.parametrize('answer', [
+    {'allowed': False, 'reasons': ['attestation is contraindicated']},
+    {'allowed': 'yes', 'instance_uuid': INSTANCE, 'tee_public_key': 'AA=='},
+    {'allowed': True, 'instance_uuid': INSTANCE},
+    None, [],
+    messaging.MessagingTimeout('no reply'),
+    engine_mod.Refused('forbidden'),
+    RuntimeError('broker down'),
+])
+def test_refusals_release_nothing(vault, answer):
+    meta = vault.store_secret(dto())
+    vault._nitride.answer = answer
+    with pytest.raises(store_mod.Refused):
+        vault.get_secret('symmetric', dict(
+            meta, trans_wrapped_session_key='ticket'))
+
+
+def test_answer_for_another_instance_refused(vault):
+    meta = vault.store_secret(dto())
+    vault._nitride.answer = allowed(sealing.TeeKeyPair(), instance=SECRET)
+    with pytest.raises(store_mod.Refused):
+        vault.get_secret('symmetric', dict(
+            meta, trans_wrapped_session_key='ticket'))
+
+
+def test_bad_public_key_releases_nothing(vault):
+    meta = vault.store_secret(dto())
+    vault._nitride.answer = dict(allowed(sealing.TeeKeyPair()),
+                                 tee_public_key='AAAA')
+    with pytest.raises(sealing.SealingError):
+        vault.get_secret('symmetric', dict(
+            meta, trans_wrapped_session_key='ticket'))
+
+
+def test_unbound_secret_reads_plainly(vault, monkeypatch):
+    monkeypatch.setattr(store_mod, '_request_secret_id', lambda: None)
+    meta = vault.store_secret(dto(b'ordinary'))
+    assert meta['vault_id'] != SECRET
+    out = vault.get_secret('opaque', dict(meta))
+    assert base64.b64decode(out.secret) == b'ordinary'
+    with pytest.raises(store_mod.Refused):
+        vault.get_secret('opaque', dict(meta,
+                                        trans_wrapped_session_key='t'))
+    vault.delete_secret(meta)
+    with pytest.raises(store_mod.ss.SecretNotFoundException):
+        vault.get_secret('opaque', dict(meta))
+
+
+def test_nothing_stored_in_clear(vault):
+    vault.store_secret(dto())
+    with vault.keyring.engine.connect() as conn:
+        rows = conn.execute(sa.select(db.SECRETS)).all()
+        rows += conn.execute(sa.select(db.PROJECT_KEYS)).all()
+    blobs = b''.join(v for row in rows for v in row
+                     if isinstance(v, bytes))
+    assert rows and KEY[:16] not in blobs
+
+
+def test_policy_tampering_makes_secret_unreadable(vault):
+    meta = vault.store_secret(dto())
+    table = db.SECRETS
+    with vault.keyring.engine.begin() as conn:
+        conn.execute(table.update().values(policy=None))
+    with pytest.raises(store_mod.ss.SecretGeneralException):
+        vault.get_secret('symmetric', dict(meta))
+
+
+@pytest.mark.parametrize('metadata', [
+    {'buckypaper-tee': 'sev-snp'},
+    {'buckypaper-instance': 'not-a-uuid'},
+    {'buckypaper-project': 'another'},
+    {'buckypaper-instance': INSTANCE, 'buckypaper-tee': 'sgx'},
+    {'buckypaper-instance': INSTANCE, 'buckypaper-min-tcb': '{"snp": -1}'},
+    {'buckypaper-instance': INSTANCE, 'buckypaper-colour': 'red'},
+])
+def test_bad_policies_refused_at_store(vault, metadata):
+    vault.metadata.clear()
+    vault.metadata.update(metadata)
+    with pytest.raises(store_mod.BadPolicy):
+        vault.store_secret(dto())
+
+
+def test_project_policy(vault):
+    vault.metadata.clear()
+    vault.metadata.update({'buckypaper-project': PROJECT,
+                           'buckypaper-min-tcb': '{"snp": 20}'})
+    meta = vault.store_secret(dto())
+    pair = sealing.TeeKeyPair(sealing.P384)
+    vault._nitride.answer = allowed(pair)
+    out = vault.get_secret('symmetric', dict(
+        meta, trans_wrapped_session_key='ticket'))
+    assert pair.open(base64.b64decode(out.secret), INSTANCE, SECRET) == KEY
+    assert vault._nitride.calls[0][3] == {'project': PROJECT,
+                                          'min_tcb': {'snp': 20}}
