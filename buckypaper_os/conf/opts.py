@@ -3,10 +3,11 @@
 from oslo_config import cfg
 
 from buckypaper_os.conf import attestation
+from buckypaper_os.conf import compute
 from buckypaper_os.conf import nitride
 from buckypaper_os.conf import vault
 
-_MODULES = (attestation, nitride, vault)
+_MODULES = (attestation, compute, nitride, vault)
 
 
 def set_defaults() -> None:

@@ -1,0 +1,66 @@
+"""Options of the ``[buckypaper_compute]`` group: the Nova compute driver.
+
+Read by :mod:`buckypaper_os.nova_driver` in nova-compute (run it with
+``buckypaper-nova-compute`` and ``[DEFAULT] compute_driver =
+buckypaper.BuckypaperLibvirtDriver``).
+"""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    'buckypaper_compute', title='buckypaper-os compute driver',
+    help='Confidential guests (AMD SEV-SNP, Intel TDX) launched by the '
+         'buckypaper libvirt driver: measured firmware, launch policy, '
+         'instance binding and registration with Nitride.')
+
+OPTS = [
+    cfg.StrOpt('firmware_catalog',
+               help='JSON or YAML file listing the measured stateless '
+                    'firmware images confidential guests may boot: a '
+                    'list "firmware" of objects with name, path, sha384 '
+                    '(hex) and tees (sev-snp and/or tdx). Every image is '
+                    'checked against its SHA-384 before use; a mismatch '
+                    'fails the boot. Without a catalog, confidential '
+                    'guests cannot boot on this driver.'),
+    cfg.StrOpt('default_snp_firmware',
+               help='Catalog name of the firmware for SEV-SNP guests whose '
+                    'flavor sets no buckypaper:firmware. Unset: such '
+                    'guests take the first catalog entry for sev-snp.'),
+    cfg.StrOpt('default_tdx_firmware',
+               help='Catalog name of the firmware for TDX guests whose '
+                    'flavor sets no buckypaper:firmware. Unset: such '
+                    'guests take the first catalog entry for tdx.'),
+    cfg.StrOpt('snp_vcpu_type', default='EPYC-v4',
+               help='CPU model whose signature goes into the VMSA of '
+                    'SEV-SNP guests when computing their expected launch '
+                    'measurement, used when the guest CPU is not a named '
+                    'model (host-model, host-passthrough). It must match '
+                    'the CPU the host presents to the guest.'),
+    cfg.StrOpt('snp_id_key_file',
+               help='PEM file with the operator\'s ECDSA P-384 ID key. '
+                    'When set, SEV-SNP guests whose flavor asks for '
+                    'buckypaper:snp_id_block=true get an ID block and ID '
+                    'auth signed with it over the expected measurement '
+                    'and policy, so the AMD secure processor refuses any '
+                    'other launch.'),
+    cfg.StrOpt('tdx_quote_generation_socket',
+               help='Path of the TDX Quote Generation Service socket '
+                    'given to libvirt. Unset: libvirt\'s default '
+                    '(/var/run/tdx-qgs/qgs.socket).'),
+    cfg.StrOpt('nitride_transport_url', secret=True,
+               help='oslo.messaging transport URL of the broker Nitride '
+                    'listens on. Unset: the [DEFAULT] transport_url of '
+                    'nova-compute. Registration of a guest with Nitride '
+                    'must succeed or the guest does not boot.'),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register the group and its options."""
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    """The group and its options, for oslo-config-generator."""
+    return {GROUP: OPTS}
