@@ -37,7 +37,7 @@ LOG = logging.getLogger(__name__)
 #: The "transport key" the plugin publishes: not a key, only a marker
 #: that tickets are accepted in trans_wrapped_session_key.
 TRANSPORT_KEY = base64.b64encode(b'buckypaper-vault-ticket-v1').decode()
-SECRET_PATH = re.compile(r'^/v1/secrets/([0-9a-fA-F-]{36})/?$')
+SECRET_PATH = re.compile(r'/secrets/([0-9a-fA-F-]{36})/?$')
 MAX_TICKET = 64 * 1024
 
 
@@ -68,6 +68,13 @@ def load_conf() -> cfg.ConfigOpts:
     conf = barbican_config.new_config()
     vault_conf.register_opts(conf)
     nitride_conf.register_opts(conf)
+    # oslo.messaging registers these on the global CONF only.
+    from oslo_messaging._metrics import client as metrics
+    from oslo_messaging._tracing import client as tracing
+    conf.register_opts(metrics.oslo_messaging_metrics,
+                       group='oslo_messaging_metrics')
+    conf.register_opts(tracing.oslo_messaging_tracing,
+                       group='oslo_messaging_tracing')
     barbican_config.parse_args(conf)
     return conf
 
@@ -81,7 +88,7 @@ def _request_secret_id() -> typing.Optional[str]:
         method = request.method
     except Exception:  # no pecan request (tests, tools)
         return None
-    match = SECRET_PATH.match(path or '')
+    match = SECRET_PATH.search(path or '')
     return match.group(1).lower() if match and method == 'PUT' else None
 
 

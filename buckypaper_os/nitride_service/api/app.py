@@ -20,7 +20,9 @@ import webob
 from buckypaper_os import attestation
 from buckypaper_os.attestation import collateral_dir
 from buckypaper_os.nitride_service.api import problems
+from buckypaper_os.nitride_service import barbican_relay
 from buckypaper_os.nitride_service import engine as engine_mod
+from buckypaper_os.nitride_service import token
 from buckypaper_os.nitride_service import token_keys
 
 LOG = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ MAX_COLLATERAL_FILES = 16
 MAX_COLLATERAL_NAME = 256
 #: A Content-Length with more digits is too large without parsing it.
 MAX_LENGTH_DIGITS = 18
+#: Longest attestation ticket (a token signed with ES384 and ML-DSA-65).
+MAX_TICKET = 32 * 1024
 #: Errors that mean the database cannot be used right now.
 DB_UNAVAILABLE = (db_exc.DBError, sa_exc.OperationalError,
                   sa_exc.TimeoutError)
@@ -48,11 +52,13 @@ class NitrideApp:
         self.engine = engine
         self.max_request_bytes = conf.nitride_api.max_request_bytes
         self.jwks = token_keys.jwks(conf)
+        self.relay = barbican_relay.Relay(conf)
         self.routes: typing.Dict[str, typing.Dict[str, Handler]] = {
             '/': {'GET': lambda request: VERSIONS},
             '/v1/challenge': {'POST': self.challenge},
             '/v1/attest': {'POST': self.attest},
             '/v1/jwks': {'GET': lambda request: self.jwks},
+            '/v1/release': {'POST': self.release},
         }
 
     def __call__(self, environ: dict, start_response) -> typing.Iterable:
@@ -107,6 +113,35 @@ class NitrideApp:
         collateral = _collateral(body.get('collateral'))
         return self.engine.attest(instance, nonce, evidence, certs,
                                   public_key, collateral)
+
+    def release(self, request: webob.Request) -> dict:
+        """``POST /v1/release``: the secret sealed to the attested TEE.
+
+        Relays to Barbican as Nitride's service user (see
+        :mod:`~buckypaper_os.nitride_service.barbican_relay`) and returns
+        the sealed blob unchanged. The ticket is checked here first only
+        to spare Barbican hopeless requests; the Vault decides.
+        """
+        body = self._json_body(request)
+        secret = body.get('secret')
+        if not isinstance(secret, str) or not uuidutils.is_uuid_like(
+                secret):
+            raise _invalid('secret must be a Barbican secret UUID')
+        ticket = body.get('ticket')
+        if not isinstance(ticket, str) or not 0 < len(ticket) <= MAX_TICKET:
+            raise _invalid('ticket must be the token of an attestation')
+        try:
+            instance = self.engine.verify_ticket(ticket)[token.INSTANCE]
+        except Exception:
+            raise problems.Problem(403, 'ticket refused') from None
+        try:
+            sealed = self.relay.release(secret.lower(), ticket)
+        except barbican_relay.RelayError as exc:
+            LOG.info('release of %s to %s refused: %s', secret, instance,
+                     exc.detail)
+            raise problems.Problem(exc.status, exc.detail) from None
+        return {'secret': secret.lower(), 'instance': instance,
+                'sealed': engine_mod.b64encode(sealed)}
 
     # Request parsing
 

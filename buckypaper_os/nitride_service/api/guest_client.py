@@ -51,6 +51,12 @@ class GuestClient:
                                   for name, data in collateral.items()}
         return self._post('/v1/attest', body)
 
+    def release(self, secret_id: str, ticket: str) -> bytes:
+        """The secret sealed to the attested key (open it in the guest)."""
+        answer = self._post('/v1/release', {'secret': secret_id,
+                                            'ticket': ticket})
+        return base64.b64decode(answer['sealed'], validate=True)
+
     def _post(self, path: str, body: dict) -> dict:
         request = urllib.request.Request(
             self.base_url + path, data=json.dumps(body).encode('utf-8'),
