@@ -66,7 +66,8 @@ class Deployment:
 
     def __init__(self, root: str, url: str, pki_dir: str, workers: int,
                  topic: typing.Optional[str] = None,
-                 api: bool = False) -> None:
+                 api: bool = False,
+                 options: typing.Optional[dict] = None) -> None:
         self.root = root
         self.url = url
         self.topic = topic or 'nitride-%s' % uuid.uuid4().hex[:12]
@@ -87,6 +88,8 @@ class Deployment:
             'oslo_messaging_notifications': {'driver': 'log'},
             'nitride_api': {'bind_host': '127.0.0.1', 'bind_port': 0},
         }
+        for group, values in (options or {}).items():
+            self.options.setdefault(group, {}).update(values)
         self.config = os.path.join(root, 'nitride.conf')
         with open(self.config, 'w') as f:
             for group, values in self.options.items():

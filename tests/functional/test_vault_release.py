@@ -1,0 +1,269 @@
+"""The Vault end to end: real Barbican, RabbitMQ, Nitride and a TEE.
+
+A tenant stores a disk key bound to an instance; nobody reads it plainly;
+the simulated TEE attests through Nitride's guest API and gets it sealed
+to its ephemeral key; every refusal releases nothing; the key never shows
+in Barbican's database, logs or the RabbitMQ frames; KEK rotation keeps
+old secrets releasable.
+"""
+
+import base64
+import os
+import subprocess
+import uuid
+
+from oslo_context import context as context_mod
+import pytest
+
+from buckypaper_os.barbican_plugin import sealing
+from buckypaper_os.nitride_service.api import guest_client
+from buckypaper_os.nitride_service import engine as engine_mod
+from buckypaper_os.nitride_service import token as token_mod
+from tests.functional import barbican as barbican_mod
+from tests.functional import conftest
+from tests.unit.nitride import guests
+
+PROJECT = 'tenant-a'
+OTHER_PROJECT = 'tenant-b'
+SERVICE = context_mod.RequestContext(user_id='nova', project_id='service',
+                                     roles=['service'])
+TENANT = barbican_mod.identity(PROJECT, 'alice')
+ADMIN = barbican_mod.identity(PROJECT, 'root', 'admin,member,reader')
+NITRIDE = barbican_mod.identity(conftest.SERVICE_PROJECT,
+                                conftest.NITRIDE_USER, 'reader')
+#: Every disk key the module stores, to search for afterwards.
+KEYS = []
+
+
+class SealedGuest(guests.Guest):
+    """A simulated cVM whose attested key is a real HPKE key pair."""
+
+    def __init__(self, *args, suite=sealing.MLKEM768_X25519, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pair = sealing.TeeKeyPair(suite)
+        self.public_key = self.pair.public_bytes()
+
+
+def new_key() -> bytes:
+    key = os.urandom(64)
+    KEYS.append(key)
+    return key
+
+
+def registered(vault, pki, project=PROJECT, **kwargs) -> SealedGuest:
+    instance = str(uuid.uuid4())
+    vault.nitride.api.register_instance(SERVICE, instance, project,
+                                        'sev-snp',
+                                        [guests.MEASUREMENT.hex()])
+    return SealedGuest(pki, instance, project, **kwargs)
+
+
+def client(vault) -> guest_client.GuestClient:
+    return guest_client.GuestClient(vault.nitride.api_url, timeout=60)
+
+
+def attest(vault, guest) -> str:
+    """The guest's ticket, through the guest API."""
+    api = client(vault)
+    challenge = api.challenge(guest.instance_uuid)
+    report, certs = guest.evidence(base64.b64decode(challenge['nonce']))
+    answer = api.attest(guest.instance_uuid, challenge['nonce'], report,
+                        certs, guest.public_key)
+    assert answer['status'] == 'affirming'
+    return answer['token']
+
+
+def store_bound(vault, guest, key, headers=TENANT) -> str:
+    return vault.barbican.store(
+        headers, key, {'buckypaper-instance': guest.instance_uuid,
+                       'buckypaper-tee': 'sev-snp'},
+        acl_users=[conftest.NITRIDE_USER])
+
+
+def refused(call, status=403):
+    with pytest.raises((barbican_mod.HTTPError,
+                        guest_client.GuestApiError)) as exc:
+        call()
+    assert getattr(exc.value, 'status', None) == status, exc.value
+    return exc.value
+
+
+@pytest.fixture(scope='module')
+def bound(vault, pki):
+    """A registered, attested guest and its disk key in the Vault."""
+    guest = registered(vault, pki)
+    key = new_key()
+    secret = store_bound(vault, guest, key)
+    return guest, key, secret, attest(vault, guest)
+
+
+def test_release_sealed_to_the_attested_tee(vault, bound):
+    guest, key, secret, ticket = bound
+    sealed = client(vault).release(secret, ticket)
+    assert key not in sealed
+    assert guest.pair.open(sealed, guest.instance_uuid, secret) == key
+    with pytest.raises(sealing.SealingError):
+        sealing.TeeKeyPair().open(sealed, guest.instance_uuid, secret)
+
+
+def test_p384_fallback_suite(vault, pki):
+    guest = registered(vault, pki, suite=sealing.P384)
+    key = new_key()
+    secret = store_bound(vault, guest, key)
+    sealed = client(vault).release(secret, attest(vault, guest))
+    assert guest.pair.open(sealed, guest.instance_uuid, secret) == key
+
+
+@pytest.mark.parametrize('headers', [TENANT, ADMIN, NITRIDE],
+                         ids=['owner', 'admin', 'nitride'])
+def test_no_plain_read_for_anyone(vault, bound, headers):
+    secret = bound[2]
+    error = refused(lambda: vault.barbican.payload(secret, headers))
+    assert bound[1] not in error.body
+
+
+def test_no_ticket_through_the_relay(vault, bound):
+    refused(lambda: client(vault).release(bound[2], ''), 400)
+
+
+def test_forged_ticket(vault, bound):
+    guest, _, secret, ticket = bound
+    header, payload, signature = ticket.split('.')[:3]
+    forged = '.'.join([header, payload, signature[::-1]])
+    refused(lambda: client(vault).release(secret, forged))
+    # Past the relay's check, straight at Barbican: the Vault refuses.
+    refused(lambda: vault.barbican.payload(secret, NITRIDE, forged,
+                                           vault.transport_key_id))
+
+
+def test_expired_ticket(vault, bound, monkeypatch):
+    guest, _, secret, _ = bound
+    with vault.nitride.guest_engine() as engine:
+        nonce = base64.b64decode(engine.challenge(guest.instance_uuid)[
+            'nonce'])
+        report, certs = guest.evidence(nonce)
+        real_time = token_mod.time.time
+        monkeypatch.setattr(token_mod.time, 'time',
+                            lambda: real_time() - 3600)
+        ticket = engine.attest(guest.instance_uuid, nonce, report, certs,
+                               guest.public_key)['token']
+        monkeypatch.undo()
+    refused(lambda: client(vault).release(secret, ticket))
+    error = refused(lambda: vault.barbican.payload(
+        secret, NITRIDE, ticket, vault.transport_key_id))
+    assert b'expired' in error.body
+
+
+def test_ticket_of_another_instance(vault, pki, bound):
+    other = registered(vault, pki)
+    error = refused(lambda: client(vault).release(bound[2],
+                                                  attest(vault, other)))
+    assert 'another instance' in str(error)
+
+
+def test_secret_of_another_project(vault, pki, bound):
+    guest, _, _, ticket = bound
+    # tenant-b binds its key to tenant-a's instance: Nitride still refuses.
+    foreign = store_bound(vault, guest, new_key(),
+                          barbican_mod.identity(OTHER_PROJECT, 'bob'))
+    error = refused(lambda: client(vault).release(foreign, ticket))
+    assert 'another project' in str(error)
+
+
+def test_contraindicated_attestation(vault, pki):
+    guest = registered(vault, pki, policy=0x30000 | (1 << 19))  # debug
+    secret = store_bound(vault, guest, new_key())
+    api = client(vault)
+    challenge = api.challenge(guest.instance_uuid)
+    report, certs = guest.evidence(base64.b64decode(challenge['nonce']))
+    refused(lambda: api.attest(guest.instance_uuid, challenge['nonce'],
+                               report, certs, guest.public_key))
+    # Even a Nitride-signed token of that verdict releases nothing.
+    with vault.nitride.guest_engine() as engine:
+        result, _ = engine.verifier.verify(report, tee='sev-snp',
+                                           certs=certs, collateral=None,
+                                           at=None, policy=None)
+        assert result.status == engine_mod.CONTRAINDICATED
+        ticket = token_mod.issue(engine.signer, result, guest.instance_uuid,
+                                 PROJECT, guest.public_key, 300).token
+    error = refused(lambda: api.release(secret, ticket))
+    assert 'contraindicated' in str(error) or 'no attestation' in str(error)
+
+
+def test_unbound_secret_is_ordinary(vault):
+    data = new_key()
+    secret = vault.barbican.store(TENANT, data)
+    assert vault.barbican.payload(secret, TENANT) == data
+
+
+def test_kek_rotation(vault, pki, bound):
+    guest, key, secret, _ = bound
+    barbican = vault.barbican
+    new_kek = os.path.join(vault.root, 'kek-2')
+    subprocess.run(['buckypaper-vault-rotate-kek', '--generate', new_kek],
+                   check=True, timeout=60)
+    barbican.stop()
+    barbican.write_config(vault.kek_files + [new_kek])
+    barbican.start()
+    # Written before: still released; new projects use the new KEK.
+    fresh = barbican.store(barbican_mod.identity('tenant-c', 'carol'),
+                           b'after rotation')
+    assert barbican.payload(fresh, barbican_mod.identity(
+        'tenant-c', 'carol')) == b'after rotation'
+    assert guest.pair.open(client(vault).release(secret, attest(
+        vault, guest)), guest.instance_uuid, secret) == key
+    out = subprocess.run(['buckypaper-vault-rotate-kek', '--config-file',
+                          barbican.config], check=True, timeout=60,
+                         capture_output=True, text=True).stdout
+    assert 're-wrapped 2 of 3 project keys' in out, out
+    # The old KEK can leave the configuration.
+    barbican.stop()
+    barbican.write_config([new_kek])
+    barbican.start()
+    assert guest.pair.open(client(vault).release(secret, attest(
+        vault, guest)), guest.instance_uuid, secret) == key
+
+
+def test_rabbitmq_down(vault, bound):
+    guest, key, secret, _ = bound
+    ticket = attest(vault, guest)
+    vault.tap.stop()
+    try:
+        error = refused(lambda: client(vault).release(secret, ticket))
+        assert 'verifier' in str(error)
+    finally:
+        vault.tap.start()
+    sealed = client(vault).release(secret, attest(vault, guest))
+    assert guest.pair.open(sealed, guest.instance_uuid, secret) == key
+
+
+def test_nitride_down(vault, bound):
+    """Last: stops the module's Nitride workers for good."""
+    guest, _, secret, _ = bound
+    ticket = attest(vault, guest)
+    for worker in vault.nitride.processes[:vault.nitride.workers]:
+        worker.terminate()
+        worker.wait(timeout=30)
+    error = refused(lambda: client(vault).release(secret, ticket))
+    assert 'verifier' in str(error)
+
+
+def test_key_never_in_the_clear(vault):
+    """After everything above: DB files, logs and AMQP frames."""
+    assert KEYS
+    haystacks = {'rabbitmq frames': bytes(vault.tap.captured)}
+    for folder, _, names in os.walk(vault.root):
+        for name in names:
+            if name.endswith(('.sqlite', '.log')):
+                with open(os.path.join(folder, name), 'rb') as f:
+                    haystacks[name] = f.read()
+    assert any(name.endswith('.log') for name in haystacks)
+    assert 'barbican.sqlite' in haystacks and 'vault.sqlite' in haystacks
+    assert len(haystacks['rabbitmq frames']) > 1000
+    for key in KEYS:
+        forms = [key, key.hex().encode(), key.hex().upper().encode(),
+                 base64.b64encode(key), base64.urlsafe_b64encode(key),
+                 base64.b64encode(key).rstrip(b'=')]
+        for name, data in haystacks.items():
+            for form in forms:
+                assert form not in data, name
