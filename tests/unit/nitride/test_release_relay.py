@@ -1,0 +1,154 @@
+"""POST /v1/release: the guest API relays to a (fake) Barbican."""
+
+import base64
+import http.server
+import json
+import threading
+import urllib.parse
+import uuid
+
+import pytest
+import webob
+
+from buckypaper_os.nitride_service.api import app as app_mod
+from buckypaper_os.nitride_service import barbican_relay
+from tests.unit.nitride.conftest import b64
+from tests.unit.nitride import guests
+
+PROJECT = 'project-a'
+SECRET = '0d5b6c8e-2a44-4f0e-9d53-1d7b8a3c5e10'
+SEALED = b'\x01\x01' + b'sealed blob' * 10
+
+
+class FakeBarbican(http.server.BaseHTTPRequestHandler):
+    """Answers like Barbican with the Vault; records each request."""
+
+    requests = []
+    status = 200
+
+    def do_GET(self):
+        type(self).requests.append((self.path, dict(self.headers)))
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == '/v1/transport_keys':
+            body = json.dumps({'transport_keys': [
+                'http://b/v1/transport_keys/tk-1'], 'total': 1}).encode()
+        elif type(self).status != 200:
+            self.send_response(type(self).status)
+            body = json.dumps({'code': type(self).status,
+                               'description': 'release not authorized: '
+                               'attestation is contraindicated'}).encode()
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        else:
+            body = SEALED
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def barbican():
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), FakeBarbican)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    FakeBarbican.requests = []
+    FakeBarbican.status = 200
+    yield 'http://127.0.0.1:%d' % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def app(engine, nitride_conf, barbican):
+    nitride_conf.set_override('barbican_endpoint', barbican,
+                              'nitride_release')
+    nitride_conf.set_override('headers', {'X-Auth-Token': 'service-token'},
+                              'nitride_release')
+    yield app_mod.make_app(engine, nitride_conf)
+    nitride_conf.clear_override('barbican_endpoint', 'nitride_release')
+    nitride_conf.clear_override('headers', 'nitride_release')
+
+
+@pytest.fixture
+def ticket(engine, pki):
+    instance = str(uuid.uuid4())
+    engine.register(instance, PROJECT, 'sev-snp', [guests.MEASUREMENT.hex()])
+    guest = guests.Guest(pki, instance, PROJECT)
+    nonce = base64.b64decode(engine.challenge(instance)['nonce'])
+    evidence, certs = guest.evidence(nonce)
+    return engine.attest(instance, nonce, evidence, certs,
+                         guest.public_key)['token'], instance
+
+
+def _release(app, body) -> webob.Response:
+    return webob.Request.blank(
+        '/v1/release', method='POST', body=json.dumps(body).encode(),
+        content_type='application/json').get_response(app)
+
+
+def test_relays_the_sealed_blob_unchanged(app, ticket):
+    token, instance = ticket
+    response = _release(app, {'secret': SECRET, 'ticket': token})
+    assert response.status_int == 200, response.text
+    assert response.json == {'secret': SECRET, 'instance': instance,
+                             'sealed': b64(SEALED)}
+    (listing, _), (payload, headers) = FakeBarbican.requests
+    assert listing.startswith('/v1/transport_keys?plugin_name=' +
+                              urllib.parse.quote_plus(
+                                  barbican_relay.VAULT_PLUGIN))
+    url = urllib.parse.urlsplit(payload)
+    assert url.path == '/v1/secrets/%s/payload' % SECRET
+    assert urllib.parse.parse_qs(url.query) == {
+        'trans_wrapped_session_key': [token], 'transport_key_id': ['tk-1']}
+    assert headers['X-Auth-Token'] == 'service-token'
+    assert headers['Accept'] == 'application/octet-stream'
+    # The transport key id is looked up once.
+    _release(app, {'secret': SECRET, 'ticket': token})
+    assert len(FakeBarbican.requests) == 3
+
+
+def test_barbican_refusal_is_passed_on(app, ticket):
+    FakeBarbican.status = 403
+    response = _release(app, {'secret': SECRET, 'ticket': ticket[0]})
+    assert response.status_int == 403
+    assert 'contraindicated' in response.json['detail']
+    FakeBarbican.status = 500
+    assert _release(app, {'secret': SECRET,
+                          'ticket': ticket[0]}).status_int == 502
+
+
+def test_forged_ticket_never_reaches_barbican(app, ticket):
+    forged = ticket[0][:-4] + ('AAAA' if not ticket[0].endswith('AAAA')
+                               else 'BBBB')
+    assert _release(app, {'secret': SECRET,
+                          'ticket': forged}).status_int == 403
+    assert FakeBarbican.requests == []
+
+
+@pytest.mark.parametrize('body', [{'ticket': 't'},
+                                  {'secret': 'nope', 'ticket': 't'},
+                                  {'secret': SECRET},
+                                  {'secret': SECRET, 'ticket': ''},
+                                  {'secret': SECRET, 'ticket': 7}])
+def test_invalid_requests(app, body):
+    assert _release(app, body).status_int == 400
+    assert FakeBarbican.requests == []
+
+
+def test_unconfigured_or_unreachable(engine, nitride_conf, ticket):
+    app = app_mod.make_app(engine, nitride_conf)
+    assert _release(app, {'secret': SECRET,
+                          'ticket': ticket[0]}).status_int == 503
+    nitride_conf.set_override('barbican_endpoint', 'http://127.0.0.1:9',
+                              'nitride_release')
+    try:
+        app = app_mod.make_app(engine, nitride_conf)
+        assert _release(app, {'secret': SECRET,
+                              'ticket': ticket[0]}).status_int == 503
+    finally:
+        nitride_conf.clear_override('barbican_endpoint', 'nitride_release')
