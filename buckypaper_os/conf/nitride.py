@@ -101,8 +101,15 @@ API_OPTS = [
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    """Register the group's options and the [database] defaults."""
-    conf.register_opts(DEFAULT_OPTS)
+    """Register the group's options and the [database] defaults.
+
+    Inside another service (nova-compute loads our driver) ``[DEFAULT]
+    host`` is already that service's own hostname option; it is kept.
+    """
+    try:
+        conf.register_opts(DEFAULT_OPTS)
+    except cfg.DuplicateOptError:
+        pass
     conf.register_group(GROUP)
     conf.register_opts(OPTS, group=GROUP)
     conf.register_group(API_GROUP)
