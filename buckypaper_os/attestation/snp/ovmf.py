@@ -28,6 +28,8 @@ SEV_ES_RESET_BLOCK_GUID = uuid.UUID('00f771de-1a7e-4fcb-890e-68c77e2fb44e')
 SEV_HASH_TABLE_GUID = uuid.UUID('7255371f-3a3b-4b04-927b-1da6efa8d454')
 
 FOUR_GIB = 1 << 32
+#: Total size of the metadata sections accepted, at most (OVMF: < 1 MiB).
+MAX_SECTIONS_SIZE = 64 << 20
 _HEADER = struct.Struct('<4sIII')
 _SECTION = struct.Struct('<III')
 
@@ -118,7 +120,13 @@ def parse(image: bytes) -> SevFirmware:
                 sec_size != firmware.PAGE_SIZE):
             raise FirmwareError('SEV metadata section %d (%s) is %#x bytes, '
                                 'not one page' % (i, kind.name, sec_size))
+        if gpa + sec_size > FOUR_GIB - size:
+            raise FirmwareError('SEV metadata section %d (%#x+%#x) overlaps '
+                                'the firmware image' % (i, gpa, sec_size))
         sections.append(Section(gpa, sec_size, kind))
+    if sum(s.size for s in sections) > MAX_SECTIONS_SIZE:
+        raise FirmwareError('SEV metadata sections cover more than %d bytes'
+                            % MAX_SECTIONS_SIZE)
     ap_eip = 0
     if SEV_ES_RESET_BLOCK_GUID in table:
         ap_eip = firmware.entry_u32(table, SEV_ES_RESET_BLOCK_GUID,
