@@ -71,8 +71,10 @@ class Barbican:
 
     def __init__(self, root: str, transport_url: str, topic: str,
                  kek_files: typing.Sequence[str],
-                 port: typing.Optional[int] = None) -> None:
+                 port: typing.Optional[int] = None,
+                 debug: bool = True) -> None:
         self.root = root
+        self.debug = debug
         self.port = port or free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
         self.db = os.path.join(root, 'barbican.sqlite')
@@ -93,14 +95,15 @@ class Barbican:
         self.kek_files = list(kek_files)
         with open(self.config, 'w') as f:
             f.write('[DEFAULT]\nhost_href = %s\ndb_auto_create = True\n'
-                    'debug = True\nlog_file = %s\n'
+                    'debug = %s\nlog_file = %s\n'
                     '[database]\nconnection = sqlite:///%s\n'
                     '[secretstore]\nenabled_secretstore_plugins = '
                     'buckypaper_vault\n'
                     '[buckypaper_vault]\nconnection = sqlite:///%s\n'
                     'kek_files = %s\ntransport_url = %s\n'
                     'nitride_topic = %s\nrpc_timeout = 5\n'
-                    % (self.url, self.log, self.db, self.vault_db,
+                    % (self.url, self.debug, self.log, self.db,
+                       self.vault_db,
                        ','.join(self.kek_files), self.transport_url,
                        self.topic))
 

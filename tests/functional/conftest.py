@@ -32,7 +32,8 @@ def through(url: str, port: int) -> str:
 class Vault:
     """The whole release path of one test module."""
 
-    def __init__(self, root: str, broker_url: str, pki_dir: str) -> None:
+    def __init__(self, root: str, broker_url: str, pki_dir: str,
+                 debug: bool = True) -> None:
         self.root = root
         parts = urllib.parse.urlsplit(broker_url)
         self.tap = tap_mod.Tap((parts.hostname, parts.port or 5672))
@@ -52,7 +53,7 @@ class Vault:
             self.barbican = barbican_mod.Barbican(
                 os.path.join(root, 'barbican'),
                 through(broker_url, self.tap.port), self.nitride.topic,
-                self.kek_files, port)
+                self.kek_files, port, debug)
             self.barbican.start()
             self.transport_key_id = self.barbican.create_transport_key()
         except BaseException:

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Sealed releases vs plain reads through one real Barbican API server.
+
+Starts RabbitMQ on loopback (or uses $BUCKYPAPER_TRANSPORT_URL), two
+Nitride workers and the guest API, and Barbican 23's API with the Vault
+(SQLite, loopback), as the functional tests do. N simulated TEEs attest
+and each gets a disk key bound to its instance. Then, with C concurrent
+callers against the same Barbican server in the same run:
+
+* plain payload reads of an unbound secret (``GET .../payload``);
+* gated, sealed releases as Nitride's relay makes them (``GET .../payload``
+  with the ticket: ACL check, Nitride's RPC decision, decryption, HPKE
+  sealing), each blob opened by the guest afterwards;
+* the same through Nitride's guest API (``POST /v1/release``), for scale.
+
+Prints requests per second and p50/p99 latency of each, and the ratio of
+sealed releases to plain reads (target: at least 0.8).
+
+Usage: python bench/release.py [--guests N] [--callers C] [--requests R]
+"""
+
+import argparse
+import concurrent.futures
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from buckypaper_os.simulated_tee import pki as pki_mod  # noqa: E402
+from tests.functional import barbican as barbican_mod  # noqa: E402
+from tests.functional import conftest as vault_harness  # noqa: E402
+from tests.functional import test_vault_release as flow  # noqa: E402
+from tests.integration import conftest as harness  # noqa: E402
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def cpu_seconds(pid=None):
+    """CPU seconds used by process ``pid``, or by the whole machine."""
+    tick = os.sysconf('SC_CLK_TCK')
+    if pid is None:
+        with open('/proc/stat') as f:
+            fields = f.readline().split()[1:]
+        return (sum(int(v) for v in fields) - int(fields[3])
+                - int(fields[4])) / tick
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick
+
+
+def run(name, callers, count, call, processes):
+    """Run ``call(i)`` ``count`` times on ``callers`` threads; the rate.
+
+    Also prints the CPU milliseconds per request of each process in
+    ``processes`` (name to pid) and of the whole machine.
+    """
+    def timed(index):
+        begin = time.perf_counter()
+        result = call(index)
+        return time.perf_counter() - begin, result
+
+    with concurrent.futures.ThreadPoolExecutor(callers) as pool:
+        list(pool.map(timed, range(min(count, 2 * callers))))  # warm up
+        before = {n: cpu_seconds(p) for n, p in processes.items()}
+        start = time.perf_counter()
+        done = list(pool.map(timed, range(count)))
+        elapsed = time.perf_counter() - start
+        used = {n: cpu_seconds(p) - before[n] for n, p in processes.items()}
+    latencies = [d[0] for d in done]
+    rate = count / elapsed
+    print('%-40s %8.1f /s   p50 %7.1f ms   p99 %7.1f ms   (%d in %.1f s)'
+          % (name, rate, 1000 * statistics.median(latencies),
+             1000 * percentile(latencies, 0.99), count, elapsed))
+    print('%40s CPU ms/request: %s' % ('', ', '.join(
+        '%s %.1f' % (n, 1000 * v / count) for n, v in used.items())))
+    return rate, [d[1] for d in done], used
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--guests', type=int, default=8)
+    parser.add_argument('--callers', type=int, default=8)
+    parser.add_argument('--requests', type=int, default=400)
+    args = parser.parse_args()
+    root = tempfile.mkdtemp(prefix='bench-release-')
+    url, state = os.environ.get('BUCKYPAPER_TRANSPORT_URL'), None
+    if not url:
+        state = os.path.join(root, 'rabbitmq')
+        url = harness.start_broker(state, 5703)
+    pki = pki_mod.SimulatedPki.generate()
+    pki.save(os.path.join(root, 'pki'))
+    for sub in ('nitride', 'barbican'):
+        os.makedirs(os.path.join(root, sub))
+    vault = vault_harness.Vault(root, url, os.path.join(root, 'pki'),
+                                debug=False)
+    try:
+        barbican = vault.barbican
+        population = []
+        for _ in range(args.guests):
+            guest = flow.registered(vault, pki)
+            key = os.urandom(64)
+            secret = flow.store_bound(vault, guest, key)
+            population.append((guest, key, secret,
+                               flow.attest(vault, guest)))
+        plain_key = os.urandom(64)
+        plain = barbican.store(flow.TENANT, plain_key)
+
+        def read(index):
+            assert barbican.payload(plain, flow.TENANT) == plain_key
+
+        def sealed(index):
+            guest, key, secret, ticket = population[index % len(population)]
+            return index, barbican.payload(secret, flow.NITRIDE, ticket,
+                                           vault.transport_key_id)
+
+        def relayed(index):
+            guest, key, secret, ticket = population[index % len(population)]
+            return index, flow.client(vault).release(secret, ticket)
+
+        workers = vault.nitride.processes[:vault.nitride.workers]
+        processes = {'barbican': barbican.process.pid, 'machine': None}
+        processes.update(('nitride-%d' % i, w.pid)
+                         for i, w in enumerate(workers))
+        processes['nitride-api'] = vault.nitride.processes[-1].pid
+        print('%d CPUs' % os.cpu_count())
+        print('Barbican %s, Vault store, %d callers, %d guests'
+              % (barbican_mod.VAULT_PLUGIN.split('.')[-1], args.callers,
+                 args.guests))
+        plain_rate, _, plain_cpu = run(
+            'plain payload read (unbound)', args.callers, args.requests,
+            read, processes)
+        sealed_rate, blobs, sealed_cpu = run(
+            'sealed release (Barbican, gated)', args.callers,
+            args.requests, sealed, processes)
+        run('sealed release (Nitride /v1/release)', args.callers,
+            args.requests // 2, relayed, processes)
+        for index, blob in blobs:
+            guest, key, secret, _ = population[index % len(population)]
+            assert guest.pair.open(blob, guest.instance_uuid, secret) == key
+        print('ratio sealed / plain: %.2f (target >= 0.80)'
+              % (sealed_rate / plain_rate))
+        print('ratio of Barbican CPU per request, plain / sealed: %.2f '
+              '(Nitride and RabbitMQ share this machine\'s %d CPUs)'
+              % (plain_cpu['barbican'] / sealed_cpu['barbican'],
+                 os.cpu_count()))
+    finally:
+        vault.stop()
+        if state:
+            harness.stop_broker(state)
+
+
+if __name__ == '__main__':
+    main()
