@@ -3,14 +3,13 @@
 The driver depends only on the small :class:`Measurer` interface below.
 :class:`AttestationMeasurer` implements it with
 :mod:`buckypaper_os.attestation.snp.measure` (SNP launch digest) and
-:mod:`buckypaper_os.attestation.tdx.measure` (MRTD); tests substitute
+:mod:`buckypaper_os.attestation.tdx.measure` (MRTD); tests may substitute
 their own through :func:`set_measurer`. A measurement that cannot be
 computed is an error, never an empty reference value: the guest does not
 boot.
 """
 
 import dataclasses
-import importlib
 import typing
 
 
@@ -51,56 +50,41 @@ class Measurer(typing.Protocol):
         ...
 
 
-#: Names tried, in order, in the attestation measure modules.
-_SNP_FUNCTIONS = ('launch_digest', 'measure', 'snp_launch_digest')
-_TDX_FUNCTIONS = ('mrtd', 'measure', 'compute_mrtd')
-
-
-def _function(module_name: str, names: typing.Sequence[str]):
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise MeasurementError('%s is not available: %s'
-                               % (module_name, exc)) from None
-    for name in names:
-        function = getattr(module, name, None)
-        if callable(function):
-            return function
-    raise MeasurementError('%s has none of %s' % (module_name,
-                                                  ', '.join(names)))
-
-
 class AttestationMeasurer:
-    """:class:`Measurer` backed by ``buckypaper_os.attestation``."""
+    """:class:`Measurer` backed by ``buckypaper_os.attestation``.
+
+    SNP: ``snp.measure.launch_digest`` with QEMU's VMSA for ``vcpu_type``
+    and, for direct kernel boot, ``snp.kernel_hashes.KernelHashes`` of the
+    kernel, initrd and command line. TDX: ``tdx.measure.mrtd``.
+    """
 
     def snp(self, launch: SNPLaunch) -> bytes:
-        function = _function('buckypaper_os.attestation.snp.measure',
-                             _SNP_FUNCTIONS)
-        kwargs = {'vcpus': launch.vcpus, 'vcpu_type': launch.vcpu_type}
-        if launch.kernel is not None:
-            kwargs.update(kernel=_read(launch.kernel),
-                          initrd=_read(launch.initrd) if launch.initrd
-                          else b'', cmdline=launch.cmdline or '')
-        return _checked(function(launch.firmware, **kwargs), 'SNP')
+        from buckypaper_os.attestation.firmware import FirmwareError
+        from buckypaper_os.attestation.snp import kernel_hashes
+        from buckypaper_os.attestation.snp import measure
+        try:
+            hashes = None
+            if launch.kernel is not None:
+                hashes = kernel_hashes.KernelHashes.from_files(
+                    launch.kernel, launch.initrd, launch.cmdline or '')
+            digest = measure.launch_digest(
+                launch.firmware, launch.vcpus, cpu_model=launch.vcpu_type,
+                kernel_hashes=hashes)
+        except (FirmwareError, OSError) as exc:
+            raise MeasurementError(str(exc)) from None
+        return _checked(digest, 'SNP')
 
     def tdx(self, launch: TDXLaunch) -> bytes:
-        function = _function('buckypaper_os.attestation.tdx.measure',
-                             _TDX_FUNCTIONS)
-        return _checked(function(launch.firmware), 'TDX')
-
-
-def _read(path: str) -> bytes:
-    try:
-        with open(path, 'rb') as f:
-            return f.read()
-    except OSError as exc:
-        raise MeasurementError('cannot read %s: %s' % (path, exc.strerror)
-                               ) from None
+        from buckypaper_os.attestation.firmware import FirmwareError
+        from buckypaper_os.attestation.tdx import measure
+        try:
+            digest = measure.mrtd(launch.firmware)
+        except FirmwareError as exc:
+            raise MeasurementError(str(exc)) from None
+        return _checked(digest, 'TDX')
 
 
 def _checked(value, what: str) -> bytes:
-    if isinstance(value, str):
-        value = bytes.fromhex(value)
     if not isinstance(value, (bytes, bytearray)) or len(value) != 48:
         raise MeasurementError('%s measurement is not 48 bytes' % what)
     return bytes(value)

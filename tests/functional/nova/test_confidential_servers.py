@@ -3,14 +3,17 @@
 Nova's own functional framework (fake libvirt, placement, the compute
 API): servers are booted with SEV-SNP and TDX flavors and the domain XML
 given to libvirt's ``defineXML`` is checked, also against libvirt 12's
-RelaxNG schema. Nitride is a fake RPC client; the expected measurement
-comes from a stand-in :class:`measurement.Measurer` until the attestation
-measure modules land. Run with ``tox -e functional-nova`` (stestr).
+RelaxNG schema. Nitride is a fake RPC client. Most tests use random
+firmware and a stand-in :class:`measurement.Measurer` that records its
+inputs; the ``test_real_*`` tests boot the fetched Debian sid OVMF images
+(tools/fetch-firmware.sh) with the real SNP launch digest / TDX MRTD. Run
+with ``tox -e functional-nova`` (stestr).
 """
 
 import base64
 import copy
 import hashlib
+import json
 import os
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,6 +28,8 @@ from nova.virt.libvirt import host as libvirt_host
 from oslo_utils.fixture import uuidsentinel as uuids
 from oslo_utils import versionutils
 
+from buckypaper_os.attestation.snp import measure as snp_measure
+from buckypaper_os.attestation.tdx import measure as tdx_measure
 from buckypaper_os import binding
 from buckypaper_os.nova_driver import cmd
 from buckypaper_os.nova_driver import config as bconfig
@@ -123,6 +128,26 @@ class _ConfidentialBase(base.ServersTestBase):
 
         self.useFixture(fixtures.MockPatchObject(
             fakelibvirt.Connection, 'defineXML', new=define))
+
+    def _use_real_firmware(self, name, filename, tee):
+        """Catalog entry for a fetched image, and the real measurer."""
+        directory = os.environ.get('BUCKYPAPER_FIRMWARE', os.path.join(
+            libvirt_schema.ROOT, '.firmware'))
+        path = os.path.join(directory, filename)
+        if not os.path.isfile(path):
+            self.skipTest('%s not found: run tools/fetch-firmware.sh' % path)
+        with open(path, 'rb') as f:
+            data = f.read()
+        catalog = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                               'catalog.json')
+        with open(catalog, 'w') as f:
+            json.dump({'firmware': [{
+                'name': name, 'path': path, 'tees': [tee],
+                'sha384': hashlib.sha384(data).hexdigest()}]}, f)
+        self.flags(firmware_catalog=catalog, group='buckypaper_compute')
+        measurement.set_measurer(measurement.AttestationMeasurer())
+        self.firmware[name] = (path, data)
+        return data
 
     def _image(self, image_id, model, **props):
         image = copy.deepcopy(self.glance.image1)
@@ -277,6 +302,20 @@ class TestSNPServers(_ConfidentialBase):
         self.assertEqual('no', ls.get('authorKey'))
         self._assert_schema_valid(root)
 
+    def test_real_launch_digest_of_sid_ovmf_amdsev(self):
+        data = self._use_real_firmware('sid-amdsev', 'OVMF.amdsev.fd',
+                                       'sev-snp')
+        self.flags(snp_vcpu_type='EPYC-Milan', group='buckypaper_compute')
+        server = self._boot(self.image, self._flavor())
+        root, ls = self._launch_security(server)
+        self._assert_firmware(root, 'sid-amdsev')
+        expected = snp_measure.launch_digest(data, 2,
+                                             cpu_model='EPYC-Milan')
+        self.assertEqual([expected.hex()],
+                         self.nitride.registered[server['id']][
+                             'measurements'])
+        self._assert_schema_valid(root)
+
     def test_registration_failure_fails_the_boot(self):
         self.nitride.fail = RuntimeError('broker unreachable')
         server = self._boot(self.image, self._flavor(),
@@ -360,6 +399,17 @@ class TestTDXServers(_ConfidentialBase):
 
         self._delete_server(server)
         self.assertEqual({}, self.nitride.registered)
+
+    def test_real_mrtd_of_sid_ovmf_inteltdx(self):
+        data = self._use_real_firmware('sid-inteltdx', 'OVMF.inteltdx.ms.fd',
+                                       'tdx')
+        server = self._boot(self.image, self._flavor())
+        root, ls = self._launch_security(server)
+        self._assert_firmware(root, 'sid-inteltdx')
+        self.assertEqual([tdx_measure.mrtd(data).hex()],
+                         self.nitride.registered[server['id']][
+                             'measurements'])
+        self._assert_schema_valid(root)
 
     def test_snp_firmware_refused_for_tdx(self):
         server = self._boot(self.image, self._flavor(**{

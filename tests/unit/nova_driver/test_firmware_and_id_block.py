@@ -4,7 +4,6 @@ import hashlib
 import json
 import os
 import struct
-import sys
 import tempfile
 import unittest
 from unittest import mock
@@ -120,39 +119,38 @@ class TestIdBlock(unittest.TestCase):
 class TestMeasurementAdapter(unittest.TestCase):
 
     def test_calls_the_attestation_modules(self):
-        snp_module = mock.Mock(spec=['launch_digest'])
-        snp_module.launch_digest.return_value = b'\1' * 48
-        tdx_module = mock.Mock(spec=['mrtd'])
-        tdx_module.mrtd.return_value = ('02' * 48)
-        with tempfile.NamedTemporaryFile() as kernel, mock.patch.dict(
-                sys.modules,
-                {'buckypaper_os.attestation.snp.measure': snp_module,
-                 'buckypaper_os.attestation.tdx.measure': tdx_module}):
+        from buckypaper_os.attestation.snp import kernel_hashes
+        with mock.patch('buckypaper_os.attestation.snp.measure.'
+                        'launch_digest', return_value=b'\1' * 48) as snp, \
+                mock.patch('buckypaper_os.attestation.tdx.measure.mrtd',
+                           return_value=b'\2' * 48) as tdx, \
+                tempfile.NamedTemporaryFile() as kernel:
             kernel.write(b'kernel')
             kernel.flush()
             measurer = measurement.AttestationMeasurer()
             self.assertEqual(b'\1' * 48, measurer.snp(measurement.SNPLaunch(
                 b'fw', 4, 'EPYC-v4', kernel.name, None, 'ro')))
-            snp_module.launch_digest.assert_called_once_with(
-                b'fw', vcpus=4, vcpu_type='EPYC-v4', kernel=b'kernel',
-                initrd=b'', cmdline='ro')
+            snp.assert_called_once_with(
+                b'fw', 4, cpu_model='EPYC-v4',
+                kernel_hashes=kernel_hashes.KernelHashes.of(b'kernel', b'',
+                                                            'ro'))
+            measurer.snp(measurement.SNPLaunch(b'fw', 1, 'EPYC'))
+            self.assertIsNone(snp.call_args.kwargs['kernel_hashes'])
             self.assertEqual(b'\2' * 48,
                              measurer.tdx(measurement.TDXLaunch(b'fw')))
+            tdx.assert_called_once_with(b'fw')
 
     def test_failures_are_errors(self):
-        bad = mock.Mock(spec=['launch_digest'])
-        bad.launch_digest.return_value = b'short'
         measurer = measurement.AttestationMeasurer()
-        with mock.patch.dict(sys.modules, {
-                'buckypaper_os.attestation.snp.measure': bad}):
+        for launch in (measurement.SNPLaunch(b'not ovmf', 1, 'EPYC-v4'),
+                       measurement.SNPLaunch(b'fw', 1, 'EPYC-v4',
+                                             '/nonexistent')):
             self.assertRaises(measurement.MeasurementError, measurer.snp,
-                              measurement.SNPLaunch(b'fw', 1, 'EPYC'))
-            self.assertRaises(measurement.MeasurementError, measurer.snp,
-                              measurement.SNPLaunch(b'fw', 1, 'EPYC',
-                                                    '/nonexistent'))
-        with mock.patch.dict(sys.modules, {
-                'buckypaper_os.attestation.tdx.measure': mock.Mock(
-                    spec=[])}):
+                              launch)
+        self.assertRaises(measurement.MeasurementError, measurer.tdx,
+                          measurement.TDXLaunch(b'not tdvf'))
+        with mock.patch('buckypaper_os.attestation.tdx.measure.mrtd',
+                        return_value=b'short'):
             self.assertRaises(measurement.MeasurementError, measurer.tdx,
                               measurement.TDXLaunch(b'fw'))
 
