@@ -28,15 +28,20 @@ from nova.virt.libvirt import host as libvirt_host
 from oslo_utils.fixture import uuidsentinel as uuids
 from oslo_utils import versionutils
 
+from buckypaper_os import attestation
 from buckypaper_os.attestation.snp import measure as snp_measure
 from buckypaper_os.attestation.tdx import measure as tdx_measure
 from buckypaper_os import binding
+from buckypaper_os.nitride_service import appraisal
 from buckypaper_os.nova_driver import cmd
 from buckypaper_os.nova_driver import config as bconfig
 from buckypaper_os.nova_driver import driver as bdriver
 from buckypaper_os.nova_driver import id_block
 from buckypaper_os.nova_driver import measurement
 from tests import libvirt_schema
+
+# register_instance's binding argument shadows the module there.
+instance_binding = binding.instance_binding
 
 
 class FakeNitride:
@@ -53,6 +58,11 @@ class FakeNitride:
         self.calls.append(('register', instance_uuid, context.roles))
         if self.fail:
             raise self.fail
+        # What Nitride's engine checks of a registration.
+        appraisal.validate(policy)
+        attestation.Policy.from_dict({'measurements': measurements})
+        assert binding == instance_binding(
+            tee, instance_uuid, project_id).hex()
         self.registered[instance_uuid] = dict(
             project_id=project_id, tee=tee, measurements=measurements,
             binding=binding, policy=policy, flavor_id=flavor_id)
