@@ -13,6 +13,7 @@ Every doubt (no answer, broker down, any error) refuses.
 import base64
 import json
 import re
+import threading
 import typing
 import uuid
 
@@ -106,33 +107,36 @@ class VaultStore(ss.SecretStoreBase):
         self.conf = conf or load_conf()
         self._keyring: typing.Optional[keyring_mod.Keyring] = None
         self._nitride = nitride
+        self._lock = threading.Lock()
 
     # Configuration, built on first use so Barbican starts without them.
 
     @property
     def keyring(self) -> keyring_mod.Keyring:
-        if self._keyring is None:
-            options = self.conf.buckypaper_vault
-            if not options.connection:
-                raise ss.StorePluginNotAvailableOrMisconfigured(
-                    self.get_plugin_name())
-            self._keyring = keyring_mod.Keyring(
-                options.kek_files, db.get_engine(options.connection))
-        return self._keyring
+        with self._lock:
+            if self._keyring is None:
+                options = self.conf.buckypaper_vault
+                if not options.connection:
+                    raise ss.StorePluginNotAvailableOrMisconfigured(
+                        self.get_plugin_name())
+                self._keyring = keyring_mod.Keyring(
+                    options.kek_files, db.get_engine(options.connection))
+            return self._keyring
 
     def nitride(self):
         """The Nitride RPC client (built once, on the first release)."""
-        if self._nitride is None:
-            from buckypaper_os.nitride_service import rpc
-            from buckypaper_os.nitride_service import rpcapi
-            options = self.conf.buckypaper_vault
-            self.conf.set_override('topic', options.nitride_topic,
-                                   'nitride')
-            transport = rpc.get_transport(self.conf,
-                                          url=options.transport_url)
-            self._nitride = rpcapi.NitrideAPI(self.conf, transport,
-                                              timeout=options.rpc_timeout)
-        return self._nitride
+        with self._lock:
+            if self._nitride is None:
+                from buckypaper_os.nitride_service import rpc
+                from buckypaper_os.nitride_service import rpcapi
+                options = self.conf.buckypaper_vault
+                self.conf.set_override('topic', options.nitride_topic,
+                                       'nitride')
+                transport = rpc.get_transport(self.conf,
+                                              url=options.transport_url)
+                self._nitride = rpcapi.NitrideAPI(
+                    self.conf, transport, timeout=options.rpc_timeout)
+            return self._nitride
 
     # SecretStoreBase
 
@@ -219,9 +223,15 @@ class VaultStore(ss.SecretStoreBase):
             raise Refused('secret is released only sealed to an attested '
                           'TEE, with a ticket')
         answer = self._authorize(ticket, row, policy)
-        sealed = sealing.seal(
-            base64.b64decode(answer['tee_public_key'], validate=True),
-            self._open(row, policy), answer['instance_uuid'], row.id)
+        try:
+            public_key = base64.b64decode(answer['tee_public_key'],
+                                          validate=True)
+            sealing.load_public_key(public_key)
+        except (ValueError, sealing.SealingError):
+            raise Refused('release not authorized: the attested key is '
+                          'not a supported HPKE public key') from None
+        sealed = sealing.seal(public_key, self._open(row, policy),
+                              answer['instance_uuid'], row.id)
         LOG.info('Vault released secret %s of project %s sealed to '
                  'instance %s', row.id, row.project_id,
                  answer['instance_uuid'])

@@ -120,7 +120,7 @@ def test_bad_public_key_releases_nothing(vault):
     meta = vault.store_secret(dto())
     vault._nitride.answer = dict(allowed(sealing.TeeKeyPair()),
                                  tee_public_key='AAAA')
-    with pytest.raises(sealing.SealingError):
+    with pytest.raises(store_mod.Refused):
         vault.get_secret('symmetric', dict(
             meta, trans_wrapped_session_key='ticket'))
 
