@@ -72,9 +72,10 @@ class Barbican:
     def __init__(self, root: str, transport_url: str, topic: str,
                  kek_files: typing.Sequence[str],
                  port: typing.Optional[int] = None,
-                 debug: bool = True) -> None:
+                 debug: bool = True, multiple_stores: bool = False) -> None:
         self.root = root
         self.debug = debug
+        self.multiple_stores = multiple_stores
         self.port = port or free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
         self.db = os.path.join(root, 'barbican.sqlite')
@@ -97,15 +98,29 @@ class Barbican:
             f.write('[DEFAULT]\nhost_href = %s\ndb_auto_create = True\n'
                     'debug = %s\nlog_file = %s\n'
                     '[database]\nconnection = sqlite:///%s\n'
-                    '[secretstore]\nenabled_secretstore_plugins = '
-                    'buckypaper_vault\n'
+                    '%s'
                     '[buckypaper_vault]\nconnection = sqlite:///%s\n'
                     'kek_files = %s\ntransport_url = %s\n'
                     'nitride_topic = %s\nrpc_timeout = 5\n'
                     % (self.url, self.debug, self.log, self.db,
-                       self.vault_db,
+                       self._stores(), self.vault_db,
                        ','.join(self.kek_files), self.transport_url,
                        self.topic))
+
+    def _stores(self) -> str:
+        """The [secretstore] sections: the Vault alone or as a backend."""
+        if not self.multiple_stores:
+            return ('[secretstore]\nenabled_secretstore_plugins = '
+                    'buckypaper_vault\n')
+        kek = base64.b64encode(b'k' * 32).decode()
+        return ('[secretstore]\nenable_multiple_secret_stores = True\n'
+                'stores_lookup_suffix = software, vault\n'
+                '[secretstore:software]\nsecret_store_plugin = '
+                'store_crypto\ncrypto_plugin = simple_crypto\n'
+                'global_default = True\n'
+                '[secretstore:vault]\nsecret_store_plugin = '
+                'buckypaper_vault\n'
+                '[simple_crypto_plugin]\nkek = %s\n' % kek)
 
     def start(self, timeout: float = 90) -> None:
         env = dict(os.environ, HOME=self.home, PYTHONUNBUFFERED='1')

@@ -224,6 +224,41 @@ def test_kek_rotation(vault, pki, bound):
         vault, guest)), guest.instance_uuid, secret) == key
 
 
+def test_one_backend_of_multiple_stores(vault, pki):
+    """The Vault as a project's preferred store beside the software one."""
+    root = os.path.join(vault.root, 'barbican-multi')
+    os.makedirs(root)
+    barbican = barbican_mod.Barbican(
+        root, conftest.through(vault.nitride.url, vault.tap.port),
+        vault.nitride.topic, vault.kek_files, multiple_stores=True)
+    barbican.start()
+    try:
+        stores = barbican.json('GET', '/v1/secret-stores', ADMIN)[
+            'secret_stores']
+        (ours,) = [s for s in stores
+                   if s['secret_store_plugin'] == 'buckypaper_vault']
+        assert not ours['global_default']
+        barbican.request('POST', '/v1/secret-stores/%s/preferred'
+                         % ours['secret_store_ref'].rsplit('/', 1)[-1],
+                         ADMIN)
+        guest = registered(vault, pki)
+        key = new_key()
+        secret = barbican.store(TENANT, key, {
+            'buckypaper-instance': guest.instance_uuid},
+            acl_users=[conftest.NITRIDE_USER])
+        refused(lambda: barbican.payload(secret, TENANT))
+        transport_key = barbican.create_transport_key()
+        sealed = barbican.payload(secret, NITRIDE, attest(vault, guest),
+                                  transport_key)
+        assert guest.pair.open(sealed, guest.instance_uuid, secret) == key
+        # Another project still uses the software store, as before.
+        other = barbican_mod.identity(OTHER_PROJECT, 'bob')
+        plain = barbican.store(other, b'software store')
+        assert barbican.payload(plain, other) == b'software store'
+    finally:
+        barbican.stop()
+
+
 def test_rabbitmq_down(vault, bound):
     guest, key, secret, _ = bound
     ticket = attest(vault, guest)
