@@ -155,10 +155,13 @@ class BuckypaperLibvirtDriver(libvirt_driver.LibvirtDriver):
                                           disk_info, *args, **kwargs)
         tee, model = _tee_of(guest.launch_security)
         try:
-            options = extra_specs.check_flavor(instance.flavor.extra_specs,
-                                               model)
+            options = extra_specs.check_flavor(
+                extra_specs.merge_image_properties(
+                    instance.flavor.extra_specs, instance.system_metadata),
+                model)
         except exception.ValidationError as exc:
-            raise _invalid('flavor %s: %s' % (instance.flavor.name, exc))
+            raise _invalid('flavor %s or image: %s'
+                           % (instance.flavor.name, exc))
         if options is None:
             return guest
         entry, image = self._configure_firmware(guest, tee, options)

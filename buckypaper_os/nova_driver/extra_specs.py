@@ -19,7 +19,10 @@ which the driver runs before it builds a guest.
 ``buckypaper:tdx_sept_ve_disable``  bool, default true
 =================================  ========================================
 
-Guests are never launched with debugging allowed; there is no key for it.
+The same keys may be set as image properties (``buckypaper:firmware`` on
+a Glance image); :func:`merge_image_properties` combines them with the
+flavor's. Guests are never launched with debugging allowed; there is no
+key for it.
 """
 
 import dataclasses
@@ -162,6 +165,29 @@ EXTRA_SPEC_VALIDATORS = [
 def register():
     """Entry point of ``nova.api.extra_spec_validators``."""
     return EXTRA_SPEC_VALIDATORS
+
+
+#: How Nova keeps an image's properties in the instance's system_metadata.
+IMAGE_PREFIX = 'image_'
+
+
+def merge_image_properties(extra_specs, system_metadata):
+    """Flavor extra specs plus the image's ``buckypaper:`` properties.
+
+    Image properties are not validated by Nova's API (Glance does not know
+    them); :func:`check_flavor` validates the merged keys. A key set by
+    both to different values is refused, as Nova does for ``hw:``.
+    """
+    merged = dict(extra_specs or {})
+    for key, value in (system_metadata or {}).items():
+        if not key.startswith(IMAGE_PREFIX + PREFIX):
+            continue
+        name = key[len(IMAGE_PREFIX):]
+        if name in merged and merged[name] != value:
+            _fail("the flavor sets %s='%s' and the image '%s'.", name,
+                  merged[name], value)
+        merged[name] = value
+    return merged
 
 
 def _flag(extra_specs, key, default):

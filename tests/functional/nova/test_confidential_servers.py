@@ -353,6 +353,22 @@ class TestSNPServers(_ConfidentialBase):
             server['id'])['fault']['message'])
         self.assertEqual([], self.nitride.calls)
 
+    def test_image_properties(self):
+        image = self._image(uuids.snp_image_props, 'amd-sev-snp', **{
+            'buckypaper:firmware': 'ovmf-amdsev-next',
+            'buckypaper:snp_single_socket': 'true'})
+        server = self._boot(image, self._flavor(**{
+            'buckypaper:snp_single_socket': 'true'}))
+        root, ls = self._launch_security(server)
+        self._assert_firmware(root, 'ovmf-amdsev-next')
+        self.assertEqual(0x130000, int(ls.findtext('policy'), 16))
+
+        server = self._boot(image, self._flavor(**{
+            'buckypaper:snp_single_socket': 'false'}),
+            expected_state='ERROR')
+        self.assertIn('the flavor sets buckypaper:snp_single_socket',
+                      self.api.get_server(server['id'])['fault']['message'])
+
     def test_attestation_disabled_is_not_registered(self):
         server = self._boot(self.image, self._flavor(**{
             'buckypaper:attestation': 'disabled'}))

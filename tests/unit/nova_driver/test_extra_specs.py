@@ -91,6 +91,19 @@ class TestCheckFlavor(unittest.TestCase):
         self.assertFalse(options.tdx_sept_ve_disable)
         self.assertEqual({'tee_tcb_svn_2': 7}, options.min_tcb)
 
+    def test_image_properties(self):
+        merged = es.merge_image_properties(
+            {es.SNP_SMT: 'false', 'hw:x': '1'},
+            {'image_buckypaper:firmware': 'fw', 'image_hw_x': '2',
+             'image_buckypaper:snp_smt': 'false', 'other': 'x'})
+        self.assertEqual({es.SNP_SMT: 'false', 'hw:x': '1',
+                          es.FIRMWARE: 'fw'}, merged)
+        with self.assertRaises(exception.ValidationError) as ctx:
+            es.merge_image_properties({es.FIRMWARE: 'a'},
+                                      {'image_buckypaper:firmware': 'b'})
+        self.assertIn('the flavor sets buckypaper:firmware', str(
+            ctx.exception))
+
     def test_wrong_tee_combinations(self):
         for specs, model, message in [
                 ({es.TDX_SEPT_VE_DISABLE: 'true'}, SNP, 'cannot be used'),
