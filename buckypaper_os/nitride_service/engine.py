@@ -28,8 +28,8 @@ from buckypaper_os.nitride_service import verifier
 LOG = logging.getLogger(__name__)
 
 NONCE_SIZE = db_api.NONCE_BYTES
-#: An ML-KEM-768+X25519 public key is 1216 bytes; nothing legitimate is
-#: larger than this.
+#: A TEE public key (suite byte + ML-KEM-768+X25519 key) is 1217 bytes;
+#: nothing legitimate is larger than this.
 MAX_PUBLIC_KEY = 4096
 AFFIRMING = attestation.result.Tier.AFFIRMING.value
 WARNING = attestation.result.Tier.WARNING.value
