@@ -38,15 +38,10 @@ SERVICE = context_mod.RequestContext(user_id='bench', project_id='svc',
                                      roles=['service'])
 
 
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def report(name, count, seconds, latencies):
     print('%-34s %8.1f /s   p50 %7.1f ms   p99 %7.1f ms   (%d in %.1f s)'
           % (name, count / seconds, 1000 * statistics.median(latencies),
-             1000 * percentile(latencies, 0.99), count, seconds))
+             1000 * harness.percentile(latencies, 0.99), count, seconds))
 
 
 def attest_once(client, guest):
@@ -68,10 +63,11 @@ def main():
     parser.add_argument('--releases', type=int, default=400)
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix='bench-nitride-')
-    url, state = os.environ.get('BUCKYPAPER_TRANSPORT_URL'), None
-    if not url:
-        state = os.path.join(root, 'rabbitmq')
-        url = harness.start_broker(state, 5702)
+    with harness.any_broker(root, 5702) as url:
+        run(args, root, url)
+
+
+def run(args, root, url):
     pki = pki_mod.SimulatedPki.generate()
     pki.save(os.path.join(root, 'pki'))
     nitride = harness.Deployment(root, url, os.path.join(root, 'pki'),
@@ -111,8 +107,6 @@ def main():
                len(latencies), elapsed, latencies)
     finally:
         nitride.stop()
-        if state:
-            harness.stop_broker(state)
 
 
 if __name__ == '__main__':

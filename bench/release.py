@@ -37,11 +37,6 @@ from tests.functional import test_vault_release as flow  # noqa: E402
 from tests.integration import conftest as harness  # noqa: E402
 
 
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def cpu_seconds(pid=None):
     """CPU seconds used by process ``pid``, or by the whole machine."""
     tick = os.sysconf('SC_CLK_TCK')
@@ -77,7 +72,7 @@ def run(name, callers, count, call, processes):
     rate = count / elapsed
     print('%-40s %8.1f /s   p50 %7.1f ms   p99 %7.1f ms   (%d in %.1f s)'
           % (name, rate, 1000 * statistics.median(latencies),
-             1000 * percentile(latencies, 0.99), count, elapsed))
+             1000 * harness.percentile(latencies, 0.99), count, elapsed))
     print('%40s CPU ms/request: %s' % ('', ', '.join(
         '%s %.1f' % (n, 1000 * v / count) for n, v in used.items())))
     return rate, [d[1] for d in done], used
@@ -90,10 +85,11 @@ def main():
     parser.add_argument('--requests', type=int, default=400)
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix='bench-release-')
-    url, state = os.environ.get('BUCKYPAPER_TRANSPORT_URL'), None
-    if not url:
-        state = os.path.join(root, 'rabbitmq')
-        url = harness.start_broker(state, 5703)
+    with harness.any_broker(root, 5703) as url:
+        measure(args, root, url)
+
+
+def measure(args, root, url):
     pki = pki_mod.SimulatedPki.generate()
     pki.save(os.path.join(root, 'pki'))
     for sub in ('nitride', 'barbican'):
@@ -152,8 +148,6 @@ def main():
                  os.cpu_count()))
     finally:
         vault.stop()
-        if state:
-            harness.stop_broker(state)
 
 
 if __name__ == '__main__':

@@ -46,6 +46,26 @@ def stop_broker(state: str) -> None:
     subprocess.run([RABBITMQ, 'stop', state], check=False, timeout=120)
 
 
+def percentile(values: typing.Sequence[float], fraction: float) -> float:
+    """The ``fraction`` quantile of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@contextlib.contextmanager
+def any_broker(root: str, port: int) -> typing.Iterator[str]:
+    """``$BUCKYPAPER_TRANSPORT_URL``, or a broker started (and stopped)."""
+    url = os.environ.get('BUCKYPAPER_TRANSPORT_URL')
+    if url:
+        yield url
+        return
+    state = os.path.join(root, 'rabbitmq')
+    try:
+        yield start_broker(state, port)
+    finally:
+        stop_broker(state)
+
+
 @pytest.fixture(scope='session')
 def broker(tmp_path_factory) -> typing.Iterator[str]:
     url = os.environ.get('BUCKYPAPER_TRANSPORT_URL')
