@@ -341,6 +341,11 @@ class Engine:
         record.pop('token')
         return _exportable(record)
 
+    def reference(self, instance_uuid: str) -> typing.Optional[dict]:
+        """What an instance's evidence must show (as registered), or None."""
+        record = db_api.reference_get(instance_uuid)
+        return record and _exportable(record)
+
     def set_policy(self, scope: str, scope_id: str, document: dict,
                    user: typing.Optional[str] = None) -> dict:
         """Store the appraisal policy of a project or flavor."""

@@ -56,6 +56,14 @@ class NitrideManager:
         return record
 
     @messaging.expected_exceptions(*_EXPECTED)
+    def get_reference(self, context: Context,
+                      instance_uuid: str) -> typing.Optional[dict]:
+        record = self.engine.reference(instance_uuid)
+        _authorize(context, 'nitride:instance:reference',
+                   record['project_id'] if record else None)
+        return record
+
+    @messaging.expected_exceptions(*_EXPECTED)
     def verify(self, context: Context, evidence: str,
                tee: typing.Optional[str] = None, certs: list = (),
                collateral: typing.Optional[dict] = None,

@@ -11,7 +11,7 @@ from oslo_context import context as context_mod
 import oslo_messaging as messaging
 
 #: Version of the RPC API (rpcapi.NitrideAPI and manager.NitrideManager).
-API_VERSION = '1.0'
+API_VERSION = '1.1'
 #: Modules whose exceptions are rebuilt on the calling side.
 ALLOWED_EXMODS = ['buckypaper_os.nitride_service.engine',
                   'buckypaper_os.nitride_service.policy']

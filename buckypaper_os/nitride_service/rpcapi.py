@@ -8,6 +8,7 @@ Version history:
 
 * 1.0 - register_instance, remove_instance, get_status, verify,
   authorize_release, get_policy, set_policy, export.
+* 1.1 - get_reference.
 """
 
 import base64
@@ -32,9 +33,13 @@ class NitrideAPI:
 
     def __init__(self, conf: cfg.ConfigOpts,
                  transport: typing.Optional[messaging.Transport] = None,
-                 timeout: typing.Optional[int] = None) -> None:
+                 timeout: typing.Optional[int] = None,
+                 topic: typing.Optional[str] = None) -> None:
+        target = rpc.target(conf)
+        if topic is not None:
+            target.topic = topic
         self._client = messaging.get_rpc_client(
-            transport or rpc.get_transport(conf), rpc.target(conf),
+            transport or rpc.get_transport(conf), target,
             serializer=rpc.ContextSerializer(),
             timeout=timeout or conf.nitride.rpc_timeout,
             retry=conf.nitride.rpc_retries)
@@ -61,6 +66,12 @@ class NitrideAPI:
         """The newest attestation of an instance, or None."""
         return self._client.call(context, 'get_status',
                                  instance_uuid=instance_uuid)
+
+    def get_reference(self, context: Context,
+                      instance_uuid: str) -> typing.Optional[dict]:
+        """The reference values an instance is registered with, or None."""
+        return self._client.prepare(version='1.1').call(
+            context, 'get_reference', instance_uuid=instance_uuid)
 
     def verify(self, context: Context, evidence: bytes, *,
                tee: typing.Optional[str] = None,

@@ -103,3 +103,17 @@ def test_verify_every_vector_over_rpc(api, name):
                         certs=case.certs,
                         collateral=case.collateral_files(), at=case.at)
     case.check(answer)
+
+
+def test_reference_values_shown_to_owner_only(api):
+    instance = str(uuid.uuid4())
+    admin = context_mod.RequestContext(user_id='root', project_id='admin',
+                                       roles=['admin'])
+    assert api.get_reference(admin, instance) is None
+    api.register_instance(SERVICE, instance, PROJECT, 'tdx', ['AB' * 48],
+                          flavor_id='f1')
+    reference = api.get_reference(TENANT, instance)
+    assert reference['measurements'] == ['ab' * 48]
+    assert (reference['tee'], reference['flavor_id']) == ('tdx', 'f1')
+    with pytest.raises(policy.Forbidden):
+        api.get_reference(STRANGER, instance)
