@@ -30,8 +30,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+from buckypaper_os.demo import barbican as barbican_mod  # noqa: E402
 from buckypaper_os.simulated_tee import pki as pki_mod  # noqa: E402
-from tests.functional import barbican as barbican_mod  # noqa: E402
 from tests.functional import conftest as vault_harness  # noqa: E402
 from tests.functional import test_vault_release as flow  # noqa: E402
 from tests.integration import conftest as harness  # noqa: E402

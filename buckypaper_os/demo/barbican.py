@@ -1,4 +1,11 @@
-"""A real Barbican API server with the Vault, for functional tests."""
+"""A real Barbican API process on loopback with the Vault as its store.
+
+Used by ``buckypaper-os demo``, the functional tests and the benchmarks.
+Barbican reads ``$HOME/.barbican/barbican.conf`` at import, so the process
+gets a ``HOME`` of its own under ``root``. With ``nitride_config`` the
+process also hosts a Nitride RPC worker (see :mod:`.barbican_server`), which
+is how an in-process transport (``fake://``) reaches Nitride.
+"""
 
 import base64
 import json
@@ -12,8 +19,6 @@ import typing
 import urllib.error
 import urllib.parse
 import urllib.request
-
-from tests import vectors
 
 PASTE = """[composite:main]
 use = egg:Paste#urlmap
@@ -72,8 +77,10 @@ class Barbican:
     def __init__(self, root: str, transport_url: str, topic: str,
                  kek_files: typing.Sequence[str],
                  port: typing.Optional[int] = None,
-                 debug: bool = True, multiple_stores: bool = False) -> None:
+                 debug: bool = True, multiple_stores: bool = False,
+                 nitride_config: typing.Optional[str] = None) -> None:
         self.root = root
+        self.nitride_config = nitride_config
         self.debug = debug
         self.multiple_stores = multiple_stores
         self.port = port or free_port()
@@ -125,13 +132,18 @@ class Barbican:
     def start(self, timeout: float = 90) -> None:
         env = dict(os.environ, HOME=self.home, PYTHONUNBUFFERED='1')
         out = open(os.path.join(self.root, 'barbican-stdout.log'), 'a')
-        self.process = subprocess.Popen(
-            [sys.executable, '-m', 'tests.functional.barbican_server',
-             self.paste, str(self.port)], cwd=vectors.ROOT, env=env,
-            stdout=out, stderr=subprocess.STDOUT)
+        command = [sys.executable, '-m',
+                   'buckypaper_os.demo.barbican_server', self.paste,
+                   str(self.port)]
+        if self.nitride_config:
+            command += ['--nitride-config', self.nitride_config]
+        self.process = subprocess.Popen(command, cwd=self.root, env=env,
+                                        stdout=out,
+                                        stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.logs()
+            if self.process.poll() is not None:
+                raise RuntimeError('Barbican exited: %s' % self.logs())
             try:
                 self.request('GET', '/v1/secrets', identity('ready', 'ready'))
                 return

@@ -11,7 +11,7 @@ import urllib.parse
 
 import pytest
 
-from tests.functional import barbican as barbican_mod
+from buckypaper_os.demo import barbican as barbican_mod
 from tests.functional import tap as tap_mod
 from tests.integration.conftest import broker  # noqa: F401
 from tests.integration.conftest import Deployment

@@ -16,10 +16,10 @@ from oslo_context import context as context_mod
 import pytest
 
 from buckypaper_os.barbican_plugin import sealing
+from buckypaper_os.demo import barbican as barbican_mod
 from buckypaper_os.nitride_service.api import guest_client
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import token as token_mod
-from tests.functional import barbican as barbican_mod
 from tests.functional import conftest
 from tests.unit.nitride import guests
 

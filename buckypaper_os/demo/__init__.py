@@ -1,0 +1,1 @@
+"""``buckypaper-os demo``: the whole flow on one machine."""

@@ -1,0 +1,127 @@
+"""One unlock: challenge, evidence, attest, release, open the volume.
+
+A failure that may pass (Nitride or, through its relay, Barbican
+unreachable or overloaded) restarts the whole exchange with a fresh nonce
+after an exponential backoff; a refusal ends it at once.
+"""
+
+import base64
+import time
+import typing
+
+from buckypaper_os.barbican_plugin import sealing
+from buckypaper_os import binding
+from buckypaper_os.enclaivelet import evidence as evidence_mod
+from buckypaper_os.enclaivelet import luks
+from buckypaper_os.nitride_service.api import guest_client
+
+#: Guest API answers that may pass with time (429, relay and proxy errors).
+TRANSIENT = (0, 429, 500, 502, 503, 504)
+
+
+class Failure(Exception):
+    """Why the volume was not unlocked; ``stage`` names the step."""
+
+    def __init__(self, stage: str, message: str,
+                 status: typing.Optional[int] = None) -> None:
+        self.stage = stage
+        self.status = status
+        super().__init__(message)
+
+
+def wipe(buffer: bytearray) -> None:
+    """Overwrite a key buffer in place."""
+    for index in range(len(buffer)):
+        buffer[index] = 0
+
+
+def _problem(stage: str, exc: guest_client.GuestApiError) -> Failure:
+    message = str(exc)
+    reasons = '; '.join(str(r) for r in exc.reasons
+                        if str(r) not in message)
+    if reasons:
+        message += ' (%s)' % reasons
+    return Failure(stage, message, exc.status)
+
+
+def attest_and_release(settings: dict, say: typing.Callable[[str], None]
+                       ) -> bytearray:
+    """The disk key, released to this attested guest (caller wipes it)."""
+    client = guest_client.GuestClient(settings['nitride_url'],
+                                      settings['timeout'])
+    instance, secret = settings['instance_uuid'], settings['secret']
+    pair = sealing.TeeKeyPair()
+    public_key = pair.public_bytes()
+    stage = 'challenge'
+    try:
+        challenge = client.challenge(instance)
+        nonce = base64.b64decode(challenge['nonce'])
+        say('challenge: nonce for instance %s' % instance)
+        stage = 'evidence'
+        try:
+            evidence = evidence_mod.collect(
+                binding.report_data(nonce, public_key),
+                settings['tsm_root'], settings['sev_device'])
+        except evidence_mod.EvidenceError as exc:
+            raise Failure('evidence', str(exc)) from None
+        say('evidence: %s report from %s, %d certificate(s)'
+            % (evidence.tee, evidence.source, len(evidence.certificates)))
+        stage = 'attest'
+        answer = client.attest(instance, challenge['nonce'],
+                               evidence.report, evidence.certificates,
+                               public_key)
+        if answer.get('status') != 'affirming':
+            raise Failure('attest', 'attestation not affirming: %s'
+                          % answer.get('status'), 403)
+        say('attest: %s' % answer['status'])
+        stage = 'release'
+        sealed = client.release(secret, answer['token'])
+    except guest_client.GuestApiError as exc:
+        raise _problem(stage, exc) from None
+    try:
+        key = bytearray(pair.open(sealed, instance, secret))
+    except sealing.SealingError as exc:
+        raise Failure('release', 'released key does not open: %s' % exc
+                      ) from None
+    say('release: disk key sealed to our ephemeral key, %d bytes opened'
+        % len(key))
+    return key
+
+
+def unlock(settings: dict, say: typing.Callable[[str], None]) -> str:
+    """Release the key and open (or first format) the volume."""
+    key = with_retries(settings, say)
+    try:
+        try:
+            done = luks.unlock(settings['device'], key, settings['mapping'],
+                               settings['cipher'], settings['check_only'],
+                               settings['format'])
+        except (luks.LuksError, OSError) as exc:
+            raise Failure('unlock-wrong-key'
+                          if getattr(exc, 'wrong_key', False)
+                          else 'unlock', str(exc)) from None
+    finally:
+        wipe(key)
+    say('unlock: %s %s%s' % (settings['device'], done, ' (key checked '
+                             'with --test-passphrase, no mapping)'
+                             if settings['check_only'] else
+                             ' as /dev/mapper/%s' % settings['mapping']))
+    return done
+
+
+def with_retries(settings: dict, say: typing.Callable[[str], None],
+                 sleep: typing.Callable[[float], None] = time.sleep
+                 ) -> bytearray:
+    """:func:`attest_and_release`, again after transient failures."""
+    delay = settings['backoff']
+    for attempt in range(settings['retries'] + 1):
+        try:
+            return attest_and_release(settings, say)
+        except Failure as exc:
+            if (exc.status not in TRANSIENT
+                    or attempt == settings['retries']):
+                raise
+            say('%s: %s; retrying in %.1f s' % (exc.stage, exc, delay))
+            sleep(delay)
+            delay = min(delay * 2, settings['max_backoff'])
+    raise AssertionError('unreachable')
