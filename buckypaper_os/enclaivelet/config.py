@@ -106,8 +106,8 @@ def load(path: typing.Optional[str],
     """The effective settings, typed and checked."""
     from_file = _file(path or DEFAULT_FILE, required=bool(path))
     given = {k: v for k, v in overrides.items() if v is not None}
-    locate = dict(DEFAULTS, **from_file, **given)
-    settings = dict(DEFAULTS, **_metadata(locate), **from_file, **given)
+    locate = {**DEFAULTS, **from_file, **given}
+    settings = {**DEFAULTS, **_metadata(locate), **from_file, **given}
     missing = [k for k in REQUIRED if not settings[k]]
     if missing:
         raise ConfigError('missing settings: %s (config file, metadata or '
