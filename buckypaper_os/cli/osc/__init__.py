@@ -1,0 +1,1 @@
+"""The ``openstack confidential ...`` commands (python-openstackclient)."""

@@ -1,0 +1,1 @@
+"""Commands of ``openstack confidential``, API version 1."""
