@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# devstack plugin of buckypaper-os: installs the suite, configures
+# Barbican's secret store (the Vault), Nova's compute driver and extra-spec
+# validators, runs Nitride's RPC worker and guest API, and creates sample
+# confidential flavors. See doc/operator-guide.md.
+#
+# shellcheck shell=bash
+
+XTRACE=$(set +o | grep xtrace)
+set +o xtrace
+
+function install_buckypaper {
+    # One environment with Nova and Barbican: the entry points
+    # (nova.api.extra_spec_validators, barbican.secretstore.plugin,
+    # openstack.cli.extension) are found where the services run.
+    setup_develop "$BUCKYPAPER_DIR" cli
+}
+
+function _buckypaper_firmware_entry {
+    local name=$1 tee=$2 path=$3
+    if [[ -f "$path" ]]; then
+        echo "  - name: $name"
+        echo "    path: $path"
+        echo "    sha384: $(sha384sum "$path" | cut -d' ' -f1)"
+        echo "    tees: [$tee]"
+    fi
+}
+
+function configure_nitride {
+    sudo install -d -o "$STACK_USER" -m 0750 "$BUCKYPAPER_CONF_DIR"
+    install -d -m 0700 "$BUCKYPAPER_STATE_DIR"
+    if [[ ! -f "$NITRIDE_TOKEN_KEY" ]]; then
+        (umask 077 && openssl genpkey -algorithm EC \
+            -pkeyopt ec_paramgen_curve:P-384 -out "$NITRIDE_TOKEN_KEY")
+    fi
+    iniset "$BUCKYPAPER_CONF" DEFAULT transport_url "$(get_transport_url)"
+    iniset "$BUCKYPAPER_CONF" DEFAULT debug "$ENABLE_DEBUG_LOG_LEVEL"
+    iniset "$BUCKYPAPER_CONF" database connection \
+        "$(database_connection_url nitride)"
+    iniset "$BUCKYPAPER_CONF" nitride topic "$NITRIDE_TOPIC"
+    iniset "$BUCKYPAPER_CONF" nitride token_key_file "$NITRIDE_TOKEN_KEY"
+    iniset "$BUCKYPAPER_CONF" nitride_api bind_host "$NITRIDE_API_HOST"
+    iniset "$BUCKYPAPER_CONF" nitride_api bind_port "$NITRIDE_API_PORT"
+    iniset "$BUCKYPAPER_CONF" oslo_messaging_notifications driver messagingv2
+    if [[ "$BUCKYPAPER_SIMULATED_TEE" == "True" ]]; then
+        local pki=$BUCKYPAPER_STATE_DIR/simulated-tee
+        if [[ ! -d "$pki" ]]; then
+            "$BUCKYPAPER_BIN_DIR/buckypaper-simulated-tee" init "$pki"
+        fi
+        iniset "$BUCKYPAPER_CONF" nitride simulated_tee_trust_dir "$pki"
+    fi
+    if is_service_enabled barbican; then
+        iniset "$BUCKYPAPER_CONF" nitride_release barbican_endpoint \
+            "$(_buckypaper_barbican_url)"
+    fi
+}
+
+function _buckypaper_barbican_url {
+    echo "${BARBICAN_SERVICE_PROTOCOL:-$SERVICE_PROTOCOL}://$SERVICE_HOST/key-manager"
+}
+
+function configure_barbican_vault {
+    if [[ ! -f "$BUCKYPAPER_VAULT_KEK" ]]; then
+        "$BUCKYPAPER_BIN_DIR/buckypaper-vault-rotate-kek" \
+            --generate "$BUCKYPAPER_VAULT_KEK"
+    fi
+    iniset "$BARBICAN_CONF" secretstore enabled_secretstore_plugins \
+        buckypaper_vault
+    iniset "$BARBICAN_CONF" buckypaper_vault connection \
+        "$(database_connection_url barbican)"
+    iniset "$BARBICAN_CONF" buckypaper_vault kek_files "$BUCKYPAPER_VAULT_KEK"
+    iniset "$BARBICAN_CONF" buckypaper_vault transport_url \
+        "$(get_transport_url)"
+    iniset "$BARBICAN_CONF" buckypaper_vault nitride_topic "$NITRIDE_TOPIC"
+}
+
+function configure_nova_buckypaper {
+    local catalog
+    catalog=$(
+        echo "firmware:"
+        _buckypaper_firmware_entry ovmf-amdsev sev-snp \
+            "$BUCKYPAPER_SNP_FIRMWARE"
+        _buckypaper_firmware_entry ovmf-inteltdx tdx \
+            "$BUCKYPAPER_TDX_FIRMWARE"
+    )
+    echo "$catalog" | sudo tee "$BUCKYPAPER_FIRMWARE_CATALOG" > /dev/null
+    local conf
+    for conf in "$NOVA_CONF" "$NOVA_CPU_CONF"; do
+        iniset "$conf" DEFAULT compute_driver \
+            buckypaper.BuckypaperLibvirtDriver
+        iniset "$conf" buckypaper_compute firmware_catalog \
+            "$BUCKYPAPER_FIRMWARE_CATALOG"
+        iniset "$conf" nitride topic "$NITRIDE_TOPIC"
+    done
+}
+
+function init_nitride {
+    recreate_database nitride
+    "$BUCKYPAPER_BIN_DIR/buckypaper-nitride-manage" \
+        --config-file "$BUCKYPAPER_CONF" db sync
+}
+
+function start_nitride {
+    run_process nitride \
+        "$BUCKYPAPER_BIN_DIR/buckypaper-nitride --config-file $BUCKYPAPER_CONF"
+    run_process nitride-api \
+        "$BUCKYPAPER_BIN_DIR/buckypaper-nitride-api --config-file $BUCKYPAPER_CONF"
+}
+
+function start_buckypaper_compute {
+    # nova-compute loads compute_driver only from nova.virt.*; our
+    # console script registers nova.virt.buckypaper and runs nova-compute.
+    stop_process n-cpu
+    run_process n-cpu \
+        "$BUCKYPAPER_BIN_DIR/buckypaper-nova-compute --config-file $NOVA_CPU_CONF" \
+        "$LIBVIRT_GROUP"
+}
+
+function create_buckypaper_flavors {
+    local spec name tee vcpus ram disk
+    for spec in $BUCKYPAPER_FLAVORS; do
+        IFS=: read -r name tee vcpus ram disk <<< "$spec"
+        if openstack --os-cloud devstack-admin flavor show "$name" \
+                > /dev/null 2>&1; then
+            continue
+        fi
+        openstack --os-cloud devstack-admin \
+            --os-nitride-transport-url "$(get_transport_url)" \
+            confidential flavor create "$name" --tee "$tee" \
+            --vcpus "$vcpus" --ram "$ram" --disk "$disk"
+    done
+}
+
+function stop_nitride {
+    stop_process nitride-api
+    stop_process nitride
+}
+
+function cleanup_buckypaper {
+    sudo rm -rf "$BUCKYPAPER_STATE_DIR" "$BUCKYPAPER_CONF_DIR"
+}
+
+if is_service_enabled nitride nitride-api; then
+    if [[ "$1" == "stack" && "$2" == "install" ]]; then
+        echo_summary "Installing buckypaper-os"
+        install_buckypaper
+    elif [[ "$1" == "stack" && "$2" == "post-config" ]]; then
+        echo_summary "Configuring buckypaper-os"
+        configure_nitride
+        if is_service_enabled barbican \
+                && [[ "$BUCKYPAPER_VAULT_ENABLED" == "True" ]]; then
+            configure_barbican_vault
+        fi
+        if is_service_enabled n-cpu \
+                && [[ "$BUCKYPAPER_NOVA_DRIVER" == "True" ]]; then
+            configure_nova_buckypaper
+        fi
+        init_nitride
+    elif [[ "$1" == "stack" && "$2" == "extra" ]]; then
+        echo_summary "Starting Nitride"
+        start_nitride
+        if is_service_enabled n-cpu \
+                && [[ "$BUCKYPAPER_NOVA_DRIVER" == "True" ]]; then
+            start_buckypaper_compute
+        fi
+        if is_service_enabled nova; then
+            create_buckypaper_flavors
+        fi
+    fi
+    if [[ "$1" == "unstack" ]]; then
+        stop_nitride
+    fi
+    if [[ "$1" == "clean" ]]; then
+        cleanup_buckypaper
+    fi
+fi
+
+$XTRACE

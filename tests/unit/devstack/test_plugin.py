@@ -1,0 +1,208 @@
+"""The devstack plugin: shellcheck, and a dry run with stubbed devstack.
+
+The dry run sources ``devstack/settings`` and ``devstack/plugin.sh`` for
+each phase in bash, with devstack's functions (iniset, run_process,
+setup_develop, ...) replaced by stubs that record their calls, and the
+buckypaper console scripts by recording stubs; it then checks the
+configuration the plugin would write and the processes it would start.
+"""
+
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+DEVSTACK = os.path.join(ROOT, 'devstack')
+
+STUBS = r'''
+record() { { printf '%q ' "$@"; echo; } >> "$CALLS"; }
+for f in iniset run_process stop_process setup_develop recreate_database \
+         echo_summary; do
+    eval "$f() { record $f \"\$@\"; }"
+done
+sudo() { record sudo "$@"; if [[ "$1" == tee ]]; then cat > "$2"; fi; }
+openstack() {
+    record openstack "$@"
+    # "flavor show" finds no flavor: the plugin creates each one.
+    [[ " $* " != *" flavor show "* ]]
+}
+is_service_enabled() {
+    local s
+    for s in "$@"; do [[ " $ENABLED " == *" $s "* ]] && return 0; done
+    return 1
+}
+trueorfalse() {
+    local v=${!2:-$1}
+    if [[ "$v" == True ]]; then echo True; else echo False; fi
+}
+get_python_exec_prefix() { echo /opt/stack/bin; }
+get_transport_url() { echo rabbit://stackrabbit:pw@127.0.0.1:5672/; }
+database_connection_url() { echo "mysql+pymysql://root:pw@127.0.0.1/$1"; }
+openssl() { record openssl "$@"; }
+'''
+
+
+def _dry_run(tmp_path, phases, enabled, env=None):
+    calls = tmp_path / 'calls'
+    bindir = tmp_path / 'bin'
+    bindir.mkdir()
+    for name in ('buckypaper-nitride-manage', 'buckypaper-simulated-tee',
+                 'buckypaper-vault-rotate-kek'):
+        script = bindir / name
+        script.write_text('#!/bin/sh\necho %s "$@" >> "$CALLS"\n' % name)
+        script.chmod(0o755)
+    firmware = tmp_path / 'OVMF.amdsev.fd'
+    firmware.write_bytes(b'firmware')
+    variables = {
+        'CALLS': str(calls), 'ENABLED': ' '.join(enabled),
+        'DEST': '/opt/stack', 'DATA_DIR': str(tmp_path / 'data'),
+        'STACK_USER': 'stack', 'SERVICE_HOST': '192.0.2.10',
+        'SERVICE_PROTOCOL': 'http', 'ENABLE_DEBUG_LOG_LEVEL': 'True',
+        'NOVA_CONF': '/etc/nova/nova.conf',
+        'NOVA_CPU_CONF': '/etc/nova/nova-cpu.conf',
+        'LIBVIRT_GROUP': 'libvirt', 'BUCKYPAPER_BIN_DIR': str(bindir),
+        'BUCKYPAPER_CONF_DIR': str(tmp_path / 'etc'),
+        'BUCKYPAPER_FIRMWARE_CATALOG': str(tmp_path / 'catalog.yaml'),
+        'BUCKYPAPER_SNP_FIRMWARE': str(firmware),
+        'BUCKYPAPER_TDX_FIRMWARE': str(tmp_path / 'absent.fd'),
+    }
+    variables.update(env or {})
+    script = [STUBS]
+    script += ['%s=%s' % (k, shlex.quote(v)) for k, v in variables.items()]
+    script.append('source %s' % shlex.quote(os.path.join(DEVSTACK,
+                                                         'settings')))
+    for phase in phases:
+        script.append('source %s %s' % (
+            shlex.quote(os.path.join(DEVSTACK, 'plugin.sh')), phase))
+    subprocess.run(['bash', '-euc', '\n'.join(script)], check=True,
+                   timeout=60, env={'PATH': os.environ['PATH'],
+                                    'CALLS': str(calls)})
+    if not calls.exists():
+        return []
+    return [shlex.split(line) for line in calls.read_text().splitlines()]
+
+
+def _ini(calls):
+    """{(file, section, key): value} of every iniset call."""
+    return {tuple(c[1:4]): c[4] for c in calls if c[0] == 'iniset'}
+
+
+ALL = ['nitride', 'nitride-api', 'barbican', 'nova', 'n-cpu', 'n-api']
+PHASES = ['stack install', 'stack post-config', 'stack extra']
+
+
+@pytest.fixture
+def full(tmp_path):
+    return _dry_run(tmp_path, PHASES, ALL), tmp_path
+
+
+def test_shellcheck_is_clean():
+    if shutil.which('shellcheck') is None:
+        pytest.skip('shellcheck is not installed')
+    done = subprocess.run(
+        ['shellcheck', os.path.join(DEVSTACK, 'plugin.sh'),
+         os.path.join(DEVSTACK, 'settings')],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_installs_with_the_cli_extra(full):
+    calls, _ = full
+    assert ['setup_develop', '/opt/stack/buckypaper-os', 'cli'] in calls
+
+
+def test_nitride_configuration(full):
+    calls, tmp_path = full
+    conf = str(tmp_path / 'etc' / 'buckypaper.conf')
+    ini = _ini(calls)
+    assert ini[(conf, 'DEFAULT', 'transport_url')] == (
+        'rabbit://stackrabbit:pw@127.0.0.1:5672/')
+    assert ini[(conf, 'database', 'connection')] == (
+        'mysql+pymysql://root:pw@127.0.0.1/nitride')
+    assert ini[(conf, 'nitride', 'topic')] == 'nitride'
+    assert ini[(conf, 'nitride', 'token_key_file')] == str(
+        tmp_path / 'etc' / 'nitride-token.pem')
+    assert ini[(conf, 'nitride_api', 'bind_port')] == '9797'
+    assert ini[(conf, 'nitride_release', 'barbican_endpoint')] == (
+        'http://192.0.2.10/key-manager')
+    assert (conf, 'nitride', 'simulated_tee_trust_dir') not in ini
+    assert ['openssl', 'genpkey', '-algorithm', 'EC', '-pkeyopt',
+            'ec_paramgen_curve:P-384', '-out',
+            str(tmp_path / 'etc' / 'nitride-token.pem')] in calls
+    assert ['recreate_database', 'nitride'] in calls
+    assert ['buckypaper-nitride-manage', '--config-file', conf, 'db',
+            'sync'] in calls
+
+
+def test_barbican_uses_the_vault(full):
+    calls, _ = full
+    ini = _ini(calls)
+    barbican = '/etc/barbican/barbican.conf'
+    assert ini[(barbican, 'secretstore', 'enabled_secretstore_plugins')] \
+        == 'buckypaper_vault'
+    assert ini[(barbican, 'buckypaper_vault', 'kek_files')] == (
+        '/etc/barbican/vault-kek-1')
+    assert ini[(barbican, 'buckypaper_vault', 'transport_url')] == (
+        'rabbit://stackrabbit:pw@127.0.0.1:5672/')
+    assert ini[(barbican, 'buckypaper_vault', 'nitride_topic')] == 'nitride'
+    assert ['buckypaper-vault-rotate-kek', '--generate',
+            '/etc/barbican/vault-kek-1'] in calls
+
+
+def test_nova_runs_our_driver(full):
+    calls, tmp_path = full
+    ini = _ini(calls)
+    for conf in ('/etc/nova/nova.conf', '/etc/nova/nova-cpu.conf'):
+        assert ini[(conf, 'DEFAULT', 'compute_driver')] == (
+            'buckypaper.BuckypaperLibvirtDriver')
+        assert ini[(conf, 'buckypaper_compute', 'firmware_catalog')] == (
+            str(tmp_path / 'catalog.yaml'))
+    catalog = (tmp_path / 'catalog.yaml').read_text()
+    # Only the firmware that exists is listed, with its SHA-384.
+    assert 'name: ovmf-amdsev' in catalog and 'inteltdx' not in catalog
+    assert 'sha384: %s' % hashlib.sha384(b'firmware').hexdigest() in catalog
+    assert calls.index(['stop_process', 'n-cpu']) < calls.index(
+        ['run_process', 'n-cpu', '%s/buckypaper-nova-compute --config-file '
+         '/etc/nova/nova-cpu.conf' % (tmp_path / 'bin'), 'libvirt'])
+
+
+def test_starts_nitride_and_creates_flavors(full):
+    calls, tmp_path = full
+    conf = str(tmp_path / 'etc' / 'buckypaper.conf')
+    bindir = tmp_path / 'bin'
+    assert ['run_process', 'nitride', '%s/buckypaper-nitride --config-file '
+            '%s' % (bindir, conf)] in calls
+    assert ['run_process', 'nitride-api', '%s/buckypaper-nitride-api '
+            '--config-file %s' % (bindir, conf)] in calls
+    created = [c[c.index('create') + 1:] for c in calls
+               if c[0] == 'openstack' and 'confidential' in c]
+    assert created == [
+        ['cvm.snp.small', '--tee', 'sev-snp', '--vcpus', '2', '--ram',
+         '2048', '--disk', '20'],
+        ['cvm.tdx.small', '--tee', 'tdx', '--vcpus', '2', '--ram', '2048',
+         '--disk', '20']]
+
+
+def test_simulated_tee_and_without_nova_or_barbican(tmp_path):
+    calls = _dry_run(tmp_path, PHASES + ['unstack'],
+                     ['nitride', 'nitride-api'],
+                     {'BUCKYPAPER_SIMULATED_TEE': 'True'})
+    ini = _ini(calls)
+    pki = str(tmp_path / 'data' / 'buckypaper' / 'simulated-tee')
+    conf = str(tmp_path / 'etc' / 'buckypaper.conf')
+    assert ini[(conf, 'nitride', 'simulated_tee_trust_dir')] == pki
+    assert ['buckypaper-simulated-tee', 'init', pki] in calls
+    files = {key[0] for key in ini}
+    assert files == {conf}
+    assert not [c for c in calls if c[0] == 'openstack']
+    assert calls[-2:] == [['stop_process', 'nitride-api'],
+                          ['stop_process', 'nitride']]
+
+
+def test_does_nothing_when_not_enabled(tmp_path):
+    assert _dry_run(tmp_path, PHASES, ['nova', 'barbican']) == []
