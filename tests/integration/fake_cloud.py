@@ -2,9 +2,10 @@
 
 Keystone answers version discovery and password authentication with a
 scoped v3 token whose project and roles are those of the user (see
-``USERS``); its catalog names this server's Nova. Nova records each
-request (method, path, JSON body) and answers flavor calls as Nova 2.86
-does.
+``USERS``); its catalog names this server's Nova and Barbican. Nova
+records each request (method, path, JSON body) and answers flavor calls
+as Nova 2.86 does; Barbican records PUTs of secret metadata, ACLs and
+payloads.
 """
 
 import datetime
@@ -59,6 +60,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._nova('DELETE', None)
 
+    def do_PUT(self) -> None:
+        length = int(self.headers.get('Content-Length') or 0)
+        data = self.rfile.read(length)
+        kind = self.headers.get('Content-Type', '')
+        body = json.loads(data) if kind.startswith('application/json') \
+            else data
+        self.cloud.barbican_requests.append(('PUT', self.path, kind, body))
+        if self.path.startswith('/key-manager/v1/secrets/'):
+            self._send(204 if kind.startswith('application/octet') else 201,
+                       None if kind.startswith('application/octet')
+                       else body)
+        else:
+            self._send(404, {'code': 404})
+
     def _token(self, body) -> None:
         user = body['auth']['identity']['password']['user']
         name = user['name']
@@ -75,11 +90,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             'user': {'id': 'id-' + name, 'name': name, 'domain': domain},
             'project': {'id': project, 'name': project, 'domain': domain},
             'roles': [{'id': 'r-' + r, 'name': r} for r in roles],
-            'catalog': [{'type': 'compute', 'name': 'nova', 'id': 'c',
-                         'endpoints': [{
-                             'id': 'e', 'interface': 'public',
-                             'region': 'RegionOne', 'region_id': 'RegionOne',
-                             'url': self.cloud.url + '/compute/v2.1'}]}]}}
+            'catalog': [_service('compute', self.cloud.url
+                                 + '/compute/v2.1'),
+                        _service('key-manager', self.cloud.url
+                                 + '/key-manager')]}}
         self._send(201, token, {'X-Subject-Token': uuid.uuid4().hex})
 
     def _nova(self, method: str, body) -> None:
@@ -118,12 +132,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                               'message': self.path}})
 
 
+def _service(kind: str, url: str) -> dict:
+    return {'type': kind, 'name': kind, 'id': kind,
+            'endpoints': [{'id': kind, 'interface': 'public',
+                           'region': 'RegionOne', 'region_id': 'RegionOne',
+                           'url': url}]}
+
+
 class FakeCloud:
     """Keystone and Nova on 127.0.0.1; ``stop()`` when done."""
 
     def __init__(self, users: Users) -> None:
         self.users = users
         self.nova_requests: list = []
+        self.barbican_requests: list = []
         self.flavors: dict = {}
         self.refuse_keys: typing.Set[str] = set()
         handler = type('Handler', (_Handler,), {'cloud': self})

@@ -261,3 +261,25 @@ def test_no_transport_url_is_a_clear_error(cloud):
         env=env, capture_output=True, text=True, timeout=60, cwd=HOME)
     assert done.returncode != 0
     assert 'OS_NITRIDE_TRANSPORT_URL' in done.stderr
+
+
+def test_key_bind_sets_the_policy_before_the_payload(osc, cloud):
+    server = str(uuid.uuid4())
+    secret = 'c6c4a7de-3f5c-4b3e-9a57-2d1b4a0e9f10'
+    out = json.loads(osc.ok(
+        'alice', 'key', 'bind', server, '--secret', secret, '--tee',
+        'sev-snp', '--min-tcb', '{"snp": 22}', '--nitride-user', 'nitride',
+        '-f', 'json'))
+    url = '/key-manager/v1/secrets/' + secret
+    assert out['secret'] == cloud.url + url
+    metadata = {'buckypaper-instance': server, 'buckypaper-tee': 'sev-snp',
+                'buckypaper-min-tcb': '{"snp": 22}'}
+    calls = cloud.barbican_requests
+    assert [(m, p) for m, p, _, _ in calls] == [
+        ('PUT', url + '/metadata'), ('PUT', url + '/acl'), ('PUT', url)]
+    assert calls[0][3] == {'metadata': metadata}
+    assert calls[1][3] == {'read': {'users': ['nitride'],
+                                    'project-access': True}}
+    assert calls[2][2] == 'application/octet-stream'
+    assert len(calls[2][3]) == 64 and calls[2][3] != bytes(64)
+    assert 'key' not in out and calls[2][3].hex() not in json.dumps(out)
