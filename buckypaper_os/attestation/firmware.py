@@ -12,6 +12,7 @@ The table is walked backwards from the footer.
 """
 
 import struct
+import typing
 import uuid
 
 #: The GUID of the footer entry that closes the table.
@@ -20,6 +21,9 @@ FOOTER_GUID = uuid.UUID('96b582de-1fb2-45f7-baea-a366c55a082d')
 #: The reset vector code after the footer.
 _RESET_VECTOR_SIZE = 32
 _ENTRY_HEADER = struct.Struct('<H16s')
+#: A metadata block (SEV "ASEV", TDVF "TDVF"): signature, length, version,
+#: number of sections; the section records follow.
+_METADATA_HEADER = struct.Struct('<4sIII')
 
 PAGE_SIZE = 4096
 
@@ -69,3 +73,38 @@ def entry_u32(table: dict, guid: uuid.UUID, name: str) -> int:
         raise FirmwareError('the %s entry is %d bytes, too short'
                             % (name, len(data)))
     return int.from_bytes(data[:4], 'little')
+
+
+def metadata_sections(image: bytes, guid: uuid.UUID, entry: str,
+                      signature: bytes, section: struct.Struct
+                      ) -> typing.List[tuple]:
+    """The raw section records of a SEV or TDVF metadata block.
+
+    The footer entry ``guid`` holds the block's offset from the end of the
+    image; ``entry`` names that entry, ``signature`` the block's
+    (``b'ASEV'``, ``b'TDVF'``). Raises :class:`FirmwareError` unless the
+    block is version 1 with at least one section, all inside the image.
+    """
+    size = len(image)
+    offset = entry_u32(footer_table(image), guid, entry)
+    start = size - offset
+    what = '%s metadata' % signature.decode('ascii')
+    if offset > size or start + _METADATA_HEADER.size > size:
+        raise FirmwareError('%s offset %#x is outside the image'
+                            % (what, offset))
+    found, length, version, count = _METADATA_HEADER.unpack_from(image,
+                                                                 start)
+    if found != signature:
+        raise FirmwareError('%s signature is %r, not %s'
+                            % (what, found, signature.decode('ascii')))
+    if version != 1:
+        raise FirmwareError('%s version %d is not supported'
+                            % (what, version))
+    if (not count
+            or length != _METADATA_HEADER.size + count * section.size
+            or start + length > size):
+        raise FirmwareError('%s length %d does not fit %d sections'
+                            % (what, length, count))
+    first = start + _METADATA_HEADER.size
+    return [section.unpack_from(image, first + i * section.size)
+            for i in range(count)]

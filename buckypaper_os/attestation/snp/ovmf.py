@@ -30,7 +30,6 @@ SEV_HASH_TABLE_GUID = uuid.UUID('7255371f-3a3b-4b04-927b-1da6efa8d454')
 FOUR_GIB = 1 << 32
 #: Total size of the metadata sections accepted, at most (OVMF: < 1 MiB).
 MAX_SECTIONS_SIZE = 64 << 20
-_HEADER = struct.Struct('<4sIII')
 _SECTION = struct.Struct('<III')
 
 
@@ -88,26 +87,10 @@ def parse(image: bytes) -> SevFirmware:
         raise FirmwareError('firmware image size %d is not a whole number '
                             'of 4 KiB pages below 2 GiB' % size)
     table = firmware.footer_table(image)
-    offset = firmware.entry_u32(table, SEV_METADATA_GUID, 'SEV metadata')
-    start = size - offset
-    if offset > size or start + _HEADER.size > size:
-        raise FirmwareError('SEV metadata offset %#x is outside the image'
-                            % offset)
-    signature, length, version, count = _HEADER.unpack_from(image, start)
-    if signature != b'ASEV':
-        raise FirmwareError('SEV metadata signature is %r, not ASEV'
-                            % signature)
-    if version != 1:
-        raise FirmwareError('SEV metadata version %d is not supported'
-                            % version)
-    if (length != _HEADER.size + count * _SECTION.size
-            or start + length > size):
-        raise FirmwareError('SEV metadata length %d does not fit %d '
-                            'sections' % (length, count))
+    records = firmware.metadata_sections(image, SEV_METADATA_GUID,
+                                         'SEV metadata', b'ASEV', _SECTION)
     sections = []
-    for i in range(count):
-        gpa, sec_size, kind = _SECTION.unpack_from(
-            image, start + _HEADER.size + i * _SECTION.size)
+    for i, (gpa, sec_size, kind) in enumerate(records):
         try:
             kind = SectionType(kind)
         except ValueError:

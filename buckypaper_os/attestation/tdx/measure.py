@@ -42,7 +42,6 @@ TWO_PASS = 'two-pass'
 #: The image size a measurement is computed for, at most.
 MAX_IMAGE_SIZE = 64 << 20
 
-_DESCRIPTOR = struct.Struct('<4sIII')
 _SECTION = struct.Struct('<IIQQII')
 _PAGE_ADD = b'MEM.PAGE.ADD'.ljust(16, b'\0')
 _MR_EXTEND = b'MR.EXTEND'.ljust(16, b'\0')
@@ -72,27 +71,11 @@ def parse(image: bytes) -> tuple:
     Raises :class:`FirmwareError` when there is no TDVF metadata or it is
     inconsistent.
     """
-    table = firmware.footer_table(image)
-    offset = firmware.entry_u32(table, TDX_METADATA_GUID, 'TDX metadata')
-    start = len(image) - offset
-    if offset > len(image) or start + _DESCRIPTOR.size > len(image):
-        raise FirmwareError('TDVF metadata offset %#x is outside the image'
-                            % offset)
-    signature, length, version, count = _DESCRIPTOR.unpack_from(image, start)
-    if signature != b'TDVF':
-        raise FirmwareError('TDVF metadata signature is %r, not TDVF'
-                            % signature)
-    if version != 1:
-        raise FirmwareError('TDVF metadata version %d is not supported'
-                            % version)
-    if (not count or length != _DESCRIPTOR.size + count * _SECTION.size
-            or start + length > len(image)):
-        raise FirmwareError('TDVF metadata length %d does not fit %d '
-                            'sections' % (length, count))
+    records = firmware.metadata_sections(image, TDX_METADATA_GUID,
+                                         'TDX metadata', b'TDVF', _SECTION)
     sections = []
-    for i in range(count):
-        section = Section(*_SECTION.unpack_from(
-            image, start + _DESCRIPTOR.size + i * _SECTION.size))
+    for i, record in enumerate(records):
+        section = Section(*record)
         _check(image, i, section)
         sections.append(section)
     return tuple(sections)
