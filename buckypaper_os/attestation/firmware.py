@@ -75,18 +75,19 @@ def entry_u32(table: dict, guid: uuid.UUID, name: str) -> int:
     return int.from_bytes(data[:4], 'little')
 
 
-def metadata_sections(image: bytes, guid: uuid.UUID, entry: str,
-                      signature: bytes, section: struct.Struct
+def metadata_sections(image: bytes, table: dict, guid: uuid.UUID,
+                      entry: str, signature: bytes, section: struct.Struct
                       ) -> typing.List[tuple]:
     """The raw section records of a SEV or TDVF metadata block.
 
-    The footer entry ``guid`` holds the block's offset from the end of the
-    image; ``entry`` names that entry, ``signature`` the block's
-    (``b'ASEV'``, ``b'TDVF'``). Raises :class:`FirmwareError` unless the
-    block is version 1 with at least one section, all inside the image.
+    The entry ``guid`` of the image's footer ``table`` holds the block's
+    offset from the end of the image; ``entry`` names that entry,
+    ``signature`` the block's (``b'ASEV'``, ``b'TDVF'``). Raises
+    :class:`FirmwareError` unless the block is version 1 with at least one
+    section, all inside the image.
     """
     size = len(image)
-    offset = entry_u32(footer_table(image), guid, entry)
+    offset = entry_u32(table, guid, entry)
     start = size - offset
     what = '%s metadata' % signature.decode('ascii')
     if offset > size or start + _METADATA_HEADER.size > size:

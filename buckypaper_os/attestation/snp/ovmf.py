@@ -87,7 +87,7 @@ def parse(image: bytes) -> SevFirmware:
         raise FirmwareError('firmware image size %d is not a whole number '
                             'of 4 KiB pages below 2 GiB' % size)
     table = firmware.footer_table(image)
-    records = firmware.metadata_sections(image, SEV_METADATA_GUID,
+    records = firmware.metadata_sections(image, table, SEV_METADATA_GUID,
                                          'SEV metadata', b'ASEV', _SECTION)
     sections = []
     for i, (gpa, sec_size, kind) in enumerate(records):

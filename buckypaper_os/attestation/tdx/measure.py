@@ -71,8 +71,9 @@ def parse(image: bytes) -> tuple:
     Raises :class:`FirmwareError` when there is no TDVF metadata or it is
     inconsistent.
     """
-    records = firmware.metadata_sections(image, TDX_METADATA_GUID,
-                                         'TDX metadata', b'TDVF', _SECTION)
+    records = firmware.metadata_sections(
+        image, firmware.footer_table(image), TDX_METADATA_GUID,
+        'TDX metadata', b'TDVF', _SECTION)
     sections = []
     for i, record in enumerate(records):
         section = Section(*record)
