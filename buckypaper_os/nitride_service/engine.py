@@ -81,8 +81,8 @@ class Engine:
     def __init__(self, conf: cfg.ConfigOpts,
                  auditor: typing.Optional[audit.Auditor] = None) -> None:
         self.conf = conf
-        self.signer = token_keys.load_signer(conf)
-        self.public_keys = token_keys.public_keys(conf)
+        self.keys = token_keys.TokenKeys(conf)
+        self.signer = self.keys.signer
         self.verifier = verifier.Verifier(
             conf.nitride.simulated_tee_trust_dir)
         self.auditor = auditor or audit.Auditor()
@@ -326,10 +326,7 @@ class Engine:
 
         Raises :class:`token.TokenError` saying why it is refused.
         """
-        conf = self.conf.nitride
-        return token.verify(ticket, self.public_keys,
-                            require_mldsa=conf.token_require_mldsa,
-                            leeway=conf.token_leeway)
+        return self.keys.verify(ticket)
 
     # Status, policies, export
 
@@ -369,7 +366,7 @@ class Engine:
 
         Each token verifies against ``jwks`` with any JOSE library.
         """
-        return {'jwks': token_keys.jwks(self.conf),
+        return {'jwks': self.keys.jwks,
                 'attestations': [_exportable(r) for r in
                                  db_api.attestation_list(instance_uuid,
                                                          project_id)],

@@ -29,22 +29,22 @@ def load_signer(conf: cfg.ConfigOpts) -> token.Signer:
                         mldsa_key)
 
 
-def public_keys(conf: cfg.ConfigOpts) -> list:
-    """Current and retired public keys whose tokens are accepted."""
-    keys = load_signer(conf).public_keys()
-    keys += [_load(jwk.load_public_key, path)
-             for path in conf.nitride.token_previous_key_files]
-    return keys
+class TokenKeys:
+    """The configured token keys, read once: signer, accepted keys, JWKS."""
 
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self._options = conf.nitride
+        self.signer = load_signer(conf)
+        #: Current and retired public keys whose tokens are accepted.
+        self.public_keys = self.signer.public_keys() + [
+            _load(jwk.load_public_key, path)
+            for path in conf.nitride.token_previous_key_files]
+        #: The JWK Set relying parties fetch to verify tokens offline.
+        self.jwks = jwk.to_jwks(self.public_keys)
 
-def jwks(conf: cfg.ConfigOpts) -> dict:
-    """The JWK Set that relying parties fetch to verify tokens offline."""
-    return jwk.to_jwks(public_keys(conf))
-
-
-def verify(conf: cfg.ConfigOpts, signed: str,
-           now: typing.Optional[float] = None) -> dict:
-    """:func:`token.verify` with the configured keys, leeway and mode."""
-    return token.verify(signed, public_keys(conf),
-                        require_mldsa=conf.nitride.token_require_mldsa,
-                        leeway=conf.nitride.token_leeway, now=now)
+    def verify(self, signed: str, now: typing.Optional[float] = None
+               ) -> dict:
+        """:func:`token.verify` with these keys, leeway and mode."""
+        return token.verify(signed, self.public_keys,
+                            require_mldsa=self._options.token_require_mldsa,
+                            leeway=self._options.token_leeway, now=now)

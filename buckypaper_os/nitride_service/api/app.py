@@ -23,7 +23,6 @@ from buckypaper_os.nitride_service.api import problems
 from buckypaper_os.nitride_service import barbican_relay
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import token
-from buckypaper_os.nitride_service import token_keys
 
 LOG = logging.getLogger(__name__)
 
@@ -51,13 +50,12 @@ class NitrideApp:
                  conf: cfg.ConfigOpts) -> None:
         self.engine = engine
         self.max_request_bytes = conf.nitride_api.max_request_bytes
-        self.jwks = token_keys.jwks(conf)
         self.relay = barbican_relay.Relay(conf)
         self.routes: typing.Dict[str, typing.Dict[str, Handler]] = {
             '/': {'GET': lambda request: VERSIONS},
             '/v1/challenge': {'POST': self.challenge},
             '/v1/attest': {'POST': self.attest},
-            '/v1/jwks': {'GET': lambda request: self.jwks},
+            '/v1/jwks': {'GET': lambda request: engine.keys.jwks},
             '/v1/release': {'POST': self.release},
         }
 

@@ -103,7 +103,7 @@ def test_jwks_and_version(app, nitride_conf):
     response = _get(app, '/v1/jwks')
     assert response.status_int == 200
     assert response.headers['Cache-Control'] == 'no-store'
-    assert response.json == token_keys.jwks(nitride_conf)
+    assert response.json == token_keys.TokenKeys(nitride_conf).jwks
     assert response.json['keys']
     response = _get(app, '/')
     assert response.status_int == 200

@@ -294,17 +294,18 @@ def test_keys_from_config_files(conf, tmp_path, ec_key, pq_key):
     conf.set_override('token_previous_key_files', [str(retired_pub)],
                       'nitride')
     conf.set_override('token_require_mldsa', True, 'nitride')
-    kids = [k['kid'] for k in token_keys.jwks(conf)['keys']]
+    keys = token_keys.TokenKeys(conf)
+    kids = [k['kid'] for k in keys.jwks['keys']]
     assert kids == [jwk.thumbprint(k.public_key())
                     for k in (ec_key, pq_key, retired)]
-    signed = _issue(token_keys.load_signer(conf), now=None).token
-    assert token_keys.verify(conf, signed)['buckypaper.instance'] == INSTANCE
+    signed = _issue(keys.signer, now=None).token
+    assert keys.verify(signed)['buckypaper.instance'] == INSTANCE
     # A token of the retired key is still accepted, but only as ES384.
     old = _issue(token.Signer(retired), now=None).token
     with pytest.raises(token.TokenError, match='ML-DSA-65 signature required'):
-        token_keys.verify(conf, old)
+        keys.verify(old)
     conf.set_override('token_require_mldsa', False, 'nitride')
-    assert token_keys.verify(conf, old)
+    assert keys.verify(old)
 
 
 def test_unreadable_key_file_refused(conf, tmp_path):
