@@ -46,9 +46,16 @@ OPTS = [
                help='Seconds a challenge nonce may be used after it is '
                     'issued. Nonces are single use.'),
     cfg.IntOpt('challenges_per_minute', default=30, min=1,
-               help='Most challenges one instance may ask for in a '
-                    'minute; more are refused (HTTP 429) so that a guest '
-                    'cannot flood the nonce table.'),
+               max=60 * 1000 * 1000,
+               help='Sustained rate of challenges one instance may ask '
+                    'for, per minute; more are refused (HTTP 429 with '
+                    'Retry-After) and audited, so that a guest cannot '
+                    'flood the verifier or the nonce table. The limit is '
+                    'kept in the database: every guest API process and '
+                    'host sharing it enforces one limit together.'),
+    cfg.IntOpt('challenge_burst', default=5, min=1, max=1000,
+               help='Challenges one instance may ask for in quick '
+                    'succession before challenges_per_minute applies.'),
     cfg.StrOpt('topic', default='nitride',
                help='oslo.messaging topic of the Nitride RPC service. '
                     'Every worker on the same topic and database serves '

@@ -21,6 +21,7 @@ from buckypaper_os.nitride_service import appraisal
 from buckypaper_os.nitride_service import audit
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import jwk
+from buckypaper_os.nitride_service import ratelimit
 from buckypaper_os.nitride_service import token
 from buckypaper_os.nitride_service import token_keys
 from buckypaper_os.nitride_service import verifier
@@ -41,14 +42,17 @@ class Refused(Exception):
     """A request that is refused, with its reasons and an HTTP status.
 
     Its arguments are the reasons and the code, so oslo.messaging rebuilds
-    it unchanged on the calling side.
+    it unchanged on the calling side. ``retry_after`` (seconds, for the
+    guest API's Retry-After header) stays in the process.
     """
 
     def __init__(self, reasons: typing.Union[str, typing.Sequence[str]],
-                 code: int = 403) -> None:
+                 code: int = 403,
+                 retry_after: typing.Optional[int] = None) -> None:
         self.reasons = [reasons] if isinstance(reasons, str) else list(
             reasons)
         self.code = code
+        self.retry_after = retry_after
         super().__init__(self.reasons, code)
 
     def __str__(self) -> str:
@@ -142,6 +146,7 @@ class Engine:
         reference = db_api.reference_get(instance_uuid)
         removed = db_api.binding_delete(instance_uuid)
         removed = db_api.reference_delete(instance_uuid) or removed
+        db_api.challenge_rate_delete(instance_uuid)
         self.auditor.record(
             'remove', 'removed' if removed else 'unknown',
             instance_uuid=instance_uuid,
@@ -153,16 +158,14 @@ class Engine:
     def challenge(self, instance_uuid: str) -> dict:
         """A fresh single-use nonce for a registered instance."""
         reference = self._reference('challenge', instance_uuid)
-        now = datetime.datetime.now(datetime.timezone.utc).replace(
-            tzinfo=None)
-        recent = db_api.nonce_count_since(
-            instance_uuid, now - datetime.timedelta(minutes=1))
-        if recent >= self.conf.nitride.challenges_per_minute:
+        wait = ratelimit.retry_after(self.conf, instance_uuid)
+        if wait:
             self._refuse('challenge', Refused(
-                'too many challenges for this instance; retry later', 429),
+                'too many challenges for this instance; retry in %d s'
+                % wait, 429, retry_after=wait),
                 instance_uuid, reference['project_id'])
         lifetime = self.conf.nitride.nonce_lifetime
-        nonce = db_api.nonce_create(instance_uuid, lifetime, now=now)
+        nonce = db_api.nonce_create(instance_uuid, lifetime)
         self.auditor.record('challenge', 'issued',
                             instance_uuid=instance_uuid,
                             project_id=reference['project_id'])

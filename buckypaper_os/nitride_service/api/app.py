@@ -66,8 +66,10 @@ class NitrideApp:
         except problems.Problem as exc:
             response = exc.response()
         except engine_mod.Refused as exc:
+            headers = ({'Retry-After': str(exc.retry_after)}
+                       if exc.retry_after else None)
             response = problems.Problem(exc.code, '; '.join(exc.reasons),
-                                        exc.reasons).response()
+                                        exc.reasons, headers).response()
         except DB_UNAVAILABLE as exc:
             # The class only: a driver message may quote SQL parameters.
             LOG.error('%s %s: database unavailable (%s)', request.method,

@@ -13,6 +13,7 @@ import secrets
 import threading
 import typing
 
+from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import engines
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -223,14 +224,48 @@ def nonce_consume(instance_uuid: str, nonce: bytes,
     raise NonceRefused('nonce expired')
 
 
-def nonce_count_since(instance_uuid: str,
-                      since: datetime.datetime) -> int:
-    """How many nonces were issued to an instance since ``since``."""
-    with _session() as session:
-        return session.scalar(
-            sa.select(sa.func.count()).select_from(models.Nonce).where(
-                models.Nonce.instance_uuid == instance_uuid,
-                models.Nonce.issued_at > since))
+def challenge_admit(instance_uuid: str, interval: int, burst: int,
+                    now: int) -> int:
+    """Admit a challenge of an instance under its rate limit (GCRA).
+
+    Times are integer microseconds. Each admitted challenge moves the
+    instance's theoretical arrival time ``interval`` further; up to
+    ``burst`` challenges pass at once. Returns 0 when admitted, otherwise
+    the microseconds until the next one would be. One conditional UPDATE
+    decides, so concurrent API processes sharing the database cannot
+    admit more than the limit between them.
+    """
+    limit = now + (burst - 1) * interval
+    rates = models.ChallengeRate
+    for _ in range(2):
+        with _session() as session, session.begin():
+            admitted = session.execute(
+                sa.update(rates)
+                .where(rates.instance_uuid == instance_uuid,
+                       rates.tat <= limit)
+                .values(tat=sa.case((rates.tat > now,
+                                     rates.tat + interval),
+                                    else_=now + interval))
+                .execution_options(synchronize_session=False)).rowcount
+            if admitted:
+                return 0
+            tat = session.scalar(sa.select(rates.tat).where(
+                rates.instance_uuid == instance_uuid))
+        if tat is not None:
+            return max(1, tat - limit)
+        try:
+            with _session() as session, session.begin():
+                session.add(rates(instance_uuid=instance_uuid,
+                                  tat=now + interval))
+            return 0
+        except db_exc.DBDuplicateEntry:
+            continue  # another process admitted its first one: retry
+    return interval  # raced twice with the instance's removal: refuse
+
+
+def challenge_rate_delete(instance_uuid: str) -> bool:
+    """Forget an instance's challenge rate; false if there was none."""
+    return _delete(models.ChallengeRate, instance_uuid)
 
 
 def nonce_purge(now: typing.Optional[datetime.datetime] = None) -> int:

@@ -135,3 +135,18 @@ class AuditEvent(Base):
     reasons: orm.Mapped[list] = orm.mapped_column(sa.JSON)
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
         sa.DateTime, index=True)
+
+
+class ChallengeRate(Base):
+    """The challenge rate limit of an instance (GCRA).
+
+    ``tat`` is the theoretical arrival time of the next challenge, in
+    microseconds since the epoch: integers compare exactly on every
+    database, unlike fractional DateTime values.
+    """
+
+    __tablename__ = 'challenge_rates'
+
+    instance_uuid: orm.Mapped[str] = orm.mapped_column(
+        sa.String(UUID_LENGTH), primary_key=True)
+    tat: orm.Mapped[int] = orm.mapped_column(sa.BigInteger)

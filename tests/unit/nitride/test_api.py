@@ -130,12 +130,16 @@ def test_unknown_instance(app):
 
 def test_too_many_challenges(app, guest, nitride_conf):
     nitride_conf.set_override('challenges_per_minute', 1, group='nitride')
+    nitride_conf.set_override('challenge_burst', 1, group='nitride')
     try:
         _nonce(app, guest)
-        _problem(_post(app, '/v1/challenge',
-                       {'instance': guest.instance_uuid}), 429, 'too many')
+        response = _post(app, '/v1/challenge',
+                         {'instance': guest.instance_uuid})
+        _problem(response, 429, 'too many')
+        assert 55 <= int(response.headers['Retry-After']) <= 60
     finally:
         nitride_conf.clear_override('challenges_per_minute', group='nitride')
+        nitride_conf.clear_override('challenge_burst', group='nitride')
 
 
 def test_unparsable_evidence(app, guest):

@@ -53,10 +53,11 @@ def test_migrations_create_schema_matching_models(db_file):
     engine = api.get_engine()
     assert migration.version(engine) is None
     migration.upgrade(engine)
-    assert migration.version(engine) == '0001'
+    assert migration.version(engine) == '0002'
     assert set(sa.inspect(engine).get_table_names()) == {
         'alembic_version', 'reference_values', 'instance_bindings',
-        'nonces', 'attestations', 'appraisal_policies', 'audit_log'}
+        'nonces', 'attestations', 'appraisal_policies', 'audit_log',
+        'challenge_rates'}
     with engine.connect() as connection:
         context = alembic_migration.MigrationContext.configure(connection)
         diff = autogenerate.compare_metadata(context, models.Base.metadata)
@@ -68,7 +69,7 @@ def test_downgrade_drops_everything_and_upgrade_again(db):
     migration.downgrade(engine, 'base')
     assert sa.inspect(engine).get_table_names() == ['alembic_version']
     migration.upgrade(engine)
-    assert migration.version(engine) == '0001'
+    assert migration.version(engine) == '0002'
 
 
 def test_manage_db_sync_and_version(tmp_path):
@@ -84,7 +85,7 @@ def test_manage_db_sync_and_version(tmp_path):
 
     assert manage('version') == 'none'
     manage('sync')
-    assert manage('version') == '0001'
+    assert manage('version') == '0002'
     tables = {row[0] for row in sqlite3.connect(path).execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert 'audit_log' in tables and 'nonces' in tables
@@ -287,14 +288,3 @@ def test_policies_per_scope(db):
         api.policy_set('instance', 'x', {})
     assert api.policy_delete('project', 'p1')
     assert not api.policy_delete('project', 'p1')
-
-
-def test_nonce_count_since(db):
-    start = datetime.datetime(2026, 1, 1)
-    for minute in range(3):
-        api.nonce_create(INSTANCE, 60,
-                         now=start + datetime.timedelta(minutes=minute))
-    assert api.nonce_count_since(INSTANCE, start) == 2
-    assert api.nonce_count_since(INSTANCE, start - datetime.timedelta(
-        seconds=1)) == 3
-    assert api.nonce_count_since(OTHER, start) == 0

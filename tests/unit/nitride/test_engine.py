@@ -279,14 +279,14 @@ def test_warning_releases_only_when_configured(engine, guest, nitride_conf):
 
 
 def test_challenge_rate_limit(engine, guest, nitride_conf):
-    nitride_conf.set_override('challenges_per_minute', 3, 'nitride')
+    nitride_conf.set_override('challenge_burst', 3, 'nitride')
     try:
         for _ in range(3):
             engine.challenge(guest.instance_uuid)
         exc = _refused(engine.challenge, guest.instance_uuid)
     finally:
-        nitride_conf.clear_override('challenges_per_minute', 'nitride')
-    assert exc.code == 429
+        nitride_conf.clear_override('challenge_burst', 'nitride')
+    assert exc.code == 429 and exc.retry_after == 2
 
 
 def test_policy_documents_are_validated(engine):
