@@ -22,13 +22,20 @@ import urllib.request
 
 PASTE = """[composite:main]
 use = egg:Paste#urlmap
+/: barbican-version
 /v1: barbican-api
+
+[pipeline:barbican-version]
+pipeline = cors request_id http_proxy_to_wsgi microversion versionapp
 
 [pipeline:barbican-api]
 pipeline = cors request_id http_proxy_to_wsgi context microversion apiapp
 
 [app:apiapp]
 paste.app_factory = barbican.api.app:create_main_app
+
+[app:versionapp]
+paste.app_factory = barbican.api.app:create_version_app
 
 [filter:context]
 paste.filter_factory = %(mw)s.context:ContextMiddleware.factory
