@@ -43,6 +43,10 @@ RULES = [
           'Set an appraisal policy of a project or flavor.', 'set_policy'),
     _rule('nitride:records:export', ADMIN_OR_OWNER,
           'Export signed attestation records and audit events.', 'export'),
+    policy.DocumentedRuleDefault(
+        'nitride:firmware:list', 'role:admin',
+        'Show the catalog of measured firmware.',
+        [{'method': 'GET', 'path': '/v1/firmware'}]),
 ]
 
 _ENFORCER: typing.Optional[policy.Enforcer] = None

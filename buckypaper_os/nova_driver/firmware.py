@@ -108,6 +108,10 @@ class Catalog:
     def names(self) -> typing.List[str]:
         return sorted(self._entries)
 
+    def entries(self) -> typing.List[Firmware]:
+        """Every entry, by name."""
+        return [self._entries[name] for name in self.names()]
+
     def select(self, tee: str, name: typing.Optional[str] = None,
                default: typing.Optional[str] = None) -> Firmware:
         """The entry for ``tee``: ``name``, else ``default``, else first."""

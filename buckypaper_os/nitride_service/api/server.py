@@ -1,4 +1,7 @@
-"""``buckypaper-nitride-api``: the guest API on a small threaded server.
+"""``buckypaper-nitride-api``: the HTTP API on a small threaded server.
+
+The guest API and, beside it, the authenticated tenant and operator API
+(:mod:`~buckypaper_os.nitride_service.api.tenant`).
 
 For development, tests and small clouds. Production runs
 :mod:`buckypaper_os.nitride_service.api.wsgi` in uwsgi or mod_wsgi behind
@@ -16,6 +19,7 @@ from oslo_log import log as logging
 
 from buckypaper_os import conf as bp_conf
 from buckypaper_os.nitride_service.api import app as app_mod
+from buckypaper_os.nitride_service.api import tenant
 from buckypaper_os.nitride_service import daemon
 from buckypaper_os.nitride_service import engine as engine_mod
 
@@ -59,7 +63,8 @@ def make_server(host: str, port: int, app) -> _Server:
 def main(argv: typing.Optional[typing.List[str]] = None) -> int:
     """Entry point of ``buckypaper-nitride-api``."""
     daemon.prepare(argv, 'buckypaper-nitride-api')
-    app = app_mod.make_app(engine_mod.Engine(CONF), CONF)
+    engine = engine_mod.Engine(CONF)
+    app = tenant.mount(app_mod.make_app(engine, CONF), engine, CONF)
     server = make_server(CONF.nitride_api.bind_host,
                          CONF.nitride_api.bind_port, app)
     thread = threading.Thread(target=server.serve_forever,

@@ -1,4 +1,4 @@
-"""WSGI entry point of the guest API for uwsgi or mod_wsgi.
+"""WSGI entry point of the HTTP API (guest and tenant) for uwsgi, mod_wsgi.
 
 ``application`` reads the configuration on its first request: the files
 in ``OS_BUCKYPAPER_CONFIG_FILES`` (separated by ``;``, relative to
@@ -17,12 +17,13 @@ from oslo_log import log as logging
 from buckypaper_os import conf as bp_conf
 from buckypaper_os.nitride_service.api import app as app_mod
 from buckypaper_os.nitride_service.api import problems
+from buckypaper_os.nitride_service.api import tenant
 from buckypaper_os.nitride_service import engine as engine_mod
 
 CONF = bp_conf.CONF
 LOG = logging.getLogger(__name__)
 
-_APP: typing.Optional[app_mod.NitrideApp] = None
+_APP: typing.Optional[typing.Callable] = None
 _LOCK = threading.Lock()
 
 logging.register_options(CONF)
@@ -39,14 +40,16 @@ def config_files(environ: typing.Mapping[str, str]
     return [os.path.join(directory, name.strip()) for name in names]
 
 
-def _load() -> app_mod.NitrideApp:
+def _load() -> typing.Callable:
     global _APP
     with _LOCK:
         if _APP is None:
             CONF([], project='buckypaper', prog='buckypaper-nitride-api',
                  default_config_files=config_files(os.environ))
             logging.setup(CONF, 'buckypaper-nitride-api')
-            _APP = app_mod.make_app(engine_mod.Engine(CONF), CONF)
+            engine = engine_mod.Engine(CONF)
+            _APP = tenant.mount(app_mod.make_app(engine, CONF), engine,
+                                CONF)
         return _APP
 
 

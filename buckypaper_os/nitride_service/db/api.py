@@ -118,6 +118,14 @@ def reference_get(instance_uuid: str) -> typing.Optional[dict]:
         return _as_dict(session.get(models.ReferenceValue, instance_uuid))
 
 
+def reference_list(project_id: typing.Optional[str] = None) -> list:
+    """Reference values of every instance (of a project), by instance."""
+    query = _select(models.ReferenceValue,
+                    models.ReferenceValue.instance_uuid, None, project_id)
+    with _session() as session:
+        return [_as_dict(row) for row in session.scalars(query)]
+
+
 def reference_delete(instance_uuid: str) -> bool:
     """Remove an instance's reference values; false if there were none."""
     return _delete(models.ReferenceValue, instance_uuid)
@@ -335,6 +343,19 @@ def attestation_get_latest(instance_uuid: str) -> typing.Optional[dict]:
         return _as_dict(session.scalars(query).first())
 
 
+def attestation_latest_list(project_id: typing.Optional[str] = None
+                            ) -> list:
+    """The newest attestation of every instance (of a project)."""
+    newest = sa.select(sa.func.max(models.Attestation.id)).group_by(
+        models.Attestation.instance_uuid)
+    if project_id is not None:
+        newest = newest.where(models.Attestation.project_id == project_id)
+    query = sa.select(models.Attestation).where(
+        models.Attestation.id.in_(newest))
+    with _session() as session:
+        return [_as_dict(row) for row in session.scalars(query)]
+
+
 # Appraisal policies
 
 
@@ -358,6 +379,16 @@ def policy_get(scope: str, scope_id: str) -> typing.Optional[dict]:
     with _session() as session:
         return _as_dict(session.get(models.AppraisalPolicy,
                                     (scope, scope_id)))
+
+
+def policy_list(scope: typing.Optional[str] = None) -> list:
+    """Every appraisal policy (of one scope), by scope and id."""
+    query = sa.select(models.AppraisalPolicy).order_by(
+        models.AppraisalPolicy.scope, models.AppraisalPolicy.scope_id)
+    if scope is not None:
+        query = query.where(models.AppraisalPolicy.scope == scope)
+    with _session() as session:
+        return [_as_dict(row) for row in session.scalars(query)]
 
 
 def policy_delete(scope: str, scope_id: str) -> bool:
