@@ -144,8 +144,7 @@ class TenantApp:
         binding = db_api.binding_get(uuid)
         latest = db_api.attestation_get_latest(uuid)
         item = _instance(reference, latest)
-        item.update(measurements=reference['measurements'],
-                    policy=reference['policy'],
+        item.update(policy=reference['policy'],
                     binding=binding and binding['binding'],
                     attestation=latest and _result(latest))
         return item
@@ -254,6 +253,7 @@ def _instance(reference: dict, latest: typing.Optional[dict]) -> dict:
             'project_id': reference['project_id'],
             'tee': reference['tee'],
             'flavor_id': reference['flavor_id'],
+            'measurements': reference['measurements'],
             'status': latest['status'] if latest else 'unattested',
             'reasons': latest['reasons'] if latest else [],
             'simulated': bool(latest and latest['simulated']),

@@ -5,6 +5,7 @@ auth_token middleware and the real oslo.policy rules decide.
 """
 
 import json
+import threading
 import uuid
 
 from keystonemiddleware import fixture as ksm_fixture
@@ -13,7 +14,9 @@ import webob
 
 from buckypaper_os import binding
 from buckypaper_os.nitride_service.api import app as app_mod
+from buckypaper_os.nitride_service.api import server as api_server
 from buckypaper_os.nitride_service.api import tenant
+from buckypaper_os.nitride_service.api import tenant_client
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import records
 from tests.unit.nitride import guests
@@ -234,3 +237,47 @@ def test_unknown_routes_and_methods(api, tokens):
                  'DELETE').status_int == 405
     assert _call(api, '/v1/instances/x/y/z',
                  tokens['alice']).status_int == 404
+
+
+@pytest.fixture
+def served(api):
+    server = api_server.make_server('127.0.0.1', 0, api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield 'http://127.0.0.1:%d' % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_client_over_http(served, tokens, instances, pki_dir):
+    alice = tenant_client.TenantClient(served, tokens['alice'])
+    listed = alice.instances(status='affirming')
+    assert [i['instance_uuid'] for i in listed] == [instances['good']]
+    assert alice.instance(instances['bad'])['status'] == 'contraindicated'
+    export = json.loads(alice.records(instances['good']))
+    assert [f['ok'] for f in records.check(export, pki_dir)] == [True]
+    with pytest.raises(tenant_client.TenantApiError) as info:
+        alice.set_policy('project', PROJECT_A, {})
+    assert info.value.status == 403
+    with pytest.raises(tenant_client.TenantApiError) as info:
+        tenant_client.TenantClient(served, tokens['bob']).instance(
+            instances['good'])
+    assert info.value.status == 404 and info.value.detail == (
+        'no such instance')
+    root = tenant_client.TenantClient(served, tokens['root'])
+    root.set_policy('flavor', 'cvm.small', {'allow_debug': False})
+    assert root.policy('flavor', 'cvm.small')['document'] == {
+        'allow_debug': False}
+    assert [p['scope_id'] for p in root.policies('flavor')] == ['cvm.small']
+    assert root.firmware() == []
+    with pytest.raises(tenant_client.TenantApiError) as info:
+        root.set_policy('flavor', 'x', {'min_tcb': 'high'})
+    assert info.value.status == 400 and info.value.reasons
+
+
+def test_client_without_nitride():
+    client = tenant_client.TenantClient('http://127.0.0.1:9', 'token',
+                                        timeout=5)
+    with pytest.raises(tenant_client.TenantApiError) as info:
+        client.instances()
+    assert info.value.status == 503
