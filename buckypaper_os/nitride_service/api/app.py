@@ -20,6 +20,7 @@ import webob
 from buckypaper_os import attestation
 from buckypaper_os.attestation import collateral_dir
 from buckypaper_os.nitride_service.api import problems
+from buckypaper_os.nitride_service import audit
 from buckypaper_os.nitride_service import barbican_relay
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import token
@@ -132,8 +133,13 @@ class NitrideApp:
             raise _invalid('ticket must be the token of an attestation')
         try:
             instance = self.engine.verify_ticket(ticket)[token.INSTANCE]
-        except Exception:
-            raise problems.Problem(403, 'ticket refused') from None
+        except (token.TokenError, KeyError) as exc:
+            # A decision like the Vault's: audited, with its reason.
+            reason = 'ticket refused: %s' % (
+                exc if isinstance(exc, token.TokenError) else 'no instance')
+            self.engine.auditor.record('release', audit.REFUSED, [reason],
+                                       secret_ref=secret.lower())
+            raise problems.Problem(403, 'ticket refused', [reason]) from None
         try:
             sealed = self.relay.release(secret.lower(), ticket)
         except barbican_relay.RelayError as exc:

@@ -8,6 +8,7 @@ For development, tests and small clouds. Production runs
 a TLS-terminating proxy. SIGTERM or SIGINT stop the server cleanly.
 """
 
+import http
 import socket
 import socketserver
 import sys
@@ -19,6 +20,7 @@ from oslo_log import log as logging
 
 from buckypaper_os import conf as bp_conf
 from buckypaper_os.nitride_service.api import app as app_mod
+from buckypaper_os.nitride_service.api import problems
 from buckypaper_os.nitride_service.api import tenant
 from buckypaper_os.nitride_service import daemon
 from buckypaper_os.nitride_service import engine as engine_mod
@@ -42,6 +44,25 @@ class _RequestHandler(simple_server.WSGIRequestHandler):
 
     def log_error(self, format: str, *args) -> None:
         LOG.warning('%s %s', self.address_string(), format % args)
+
+    def send_error(self, code: int, message: typing.Optional[str] = None,
+                   explain: typing.Optional[str] = None) -> None:
+        """HTTP errors before the application (request line, headers).
+
+        RFC 7807 problems like the application's, never quoting the
+        request (http.server's messages may).
+        """
+        self.log_error('code %d, message %s', code, message)
+        body = problems.Problem(
+            code, http.HTTPStatus(code).phrase).response().body
+        self.send_response(code)
+        self.send_header('Connection', 'close')
+        self.send_header('Content-Type', problems.MEDIA_TYPE)
+        self.send_header('Content-Length', str(len(body)))
+        self.send_header('Cache-Control', 'no-store')
+        self.end_headers()
+        if self.command != 'HEAD':
+            self.wfile.write(body)
 
 
 class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
