@@ -8,6 +8,7 @@ import os
 
 from hypothesis import HealthCheck
 from hypothesis import settings
+from hypothesis import strategies as st
 
 from buckypaper_os.attestation.tdx import abi as tdx_abi
 
@@ -21,3 +22,16 @@ SETTINGS = settings(max_examples=int(os.environ.get('FUZZ_EXAMPLES', 300)),
 #: changing the certificates it encodes.
 TDX_SIGNED_PREFIX = (tdx_abi.HEADER_SIZE + tdx_abi.TD10_BODY_SIZE + 4 + 64
                      + 64 + 6 + tdx_abi.QE_REPORT_SIZE + 64)
+
+#: JSON-like values: what a JSON document or an RPC message may carry.
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.text(max_size=8), children, max_size=4),
+    max_leaves=12)
+
+
+def settings_for(ci_examples: int) -> settings:
+    """:data:`SETTINGS` with fewer examples in CI, unless FUZZ_EXAMPLES."""
+    return settings(SETTINGS, max_examples=int(os.environ.get(
+        'FUZZ_EXAMPLES', ci_examples)))

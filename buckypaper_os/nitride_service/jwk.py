@@ -95,14 +95,16 @@ def from_jwk(jwk: dict) -> PublicKey:
     Raises ``ValueError`` for other key types and when ``kid`` is present but
     is not the key's thumbprint.
     """
+    if not isinstance(jwk, dict):
+        raise ValueError('a JWK must be a JSON object')
     kty = jwk.get('kty')
     if kty == 'EC' and jwk.get('crv') == 'P-384':
-        x = int.from_bytes(b64url_decode(jwk['x']), 'big')
-        y = int.from_bytes(b64url_decode(jwk['y']), 'big')
+        x = int.from_bytes(b64url_decode(jwk.get('x')), 'big')
+        y = int.from_bytes(b64url_decode(jwk.get('y')), 'big')
         key = ec.EllipticCurvePublicNumbers(x, y, ec.SECP384R1()).public_key()
     elif kty == 'AKP' and jwk.get('alg') == ML_DSA_65:
         key = mldsa.MLDSA65PublicKey.from_public_bytes(
-            b64url_decode(jwk['pub']))
+            b64url_decode(jwk.get('pub')))
     else:
         raise ValueError('unsupported JWK: only EC P-384 and AKP ML-DSA-65')
     if 'kid' in jwk and jwk['kid'] != thumbprint(key):
@@ -111,8 +113,11 @@ def from_jwk(jwk: dict) -> PublicKey:
 
 
 def from_jwks(jwks: dict) -> list:
-    """The public keys of a JWK Set."""
-    return [from_jwk(jwk) for jwk in jwks.get('keys', ())]
+    """The public keys of a JWK Set; ``ValueError`` if it is not one."""
+    keys = jwks.get('keys', []) if isinstance(jwks, dict) else None
+    if not isinstance(keys, list):
+        raise ValueError('a JWK Set must be a JSON object with a keys list')
+    return [from_jwk(jwk) for jwk in keys]
 
 
 def load_private_key(path: str) -> PrivateKey:

@@ -248,17 +248,18 @@ def verify(token: str, keys: typing.Iterable[jwk.PublicKey], *,
     for protected, signature in pairs:
         header = _decode_json(protected, 'JWS protected header')
         alg = header.get('alg')
-        if alg not in _VERIFIERS:
+        if not isinstance(alg, str) or alg not in _VERIFIERS:
             raise TokenError('algorithm %r not accepted' % (alg,))
         if alg in seen:
             raise TokenError('two %s signatures' % alg)
         if 'crit' in header:
             raise TokenError('critical header parameters not supported')
-        key = by_kid.get(header.get('kid'))
+        kid = header.get('kid')
+        key = by_kid.get(kid) if isinstance(kid, str) else None
         if key is None:
             raise TokenError('token signed by an unknown key')
         if jwk.algorithm(key) != alg:
-            raise TokenError('key %s does not sign %s' % (header['kid'], alg))
+            raise TokenError('key %s does not sign %s' % (kid, alg))
         _VERIFIERS[alg](key, protected, payload, signature)
         seen.add(alg)
     if jwk.ES384 not in seen:
