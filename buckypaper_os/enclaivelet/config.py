@@ -52,11 +52,18 @@ class ConfigError(Exception):
 
 
 def from_metadata(document: dict) -> typing.Dict[str, str]:
-    """Settings carried by an OpenStack ``meta_data.json``."""
+    """Settings carried by an OpenStack ``meta_data.json``.
+
+    Raises :class:`ConfigError` if it or its ``meta`` is not an object.
+    """
+    if not isinstance(document, dict):
+        raise ConfigError('instance metadata is not a JSON object')
     values = {}
     if document.get('uuid'):
         values['instance_uuid'] = str(document['uuid'])
     meta = document.get('meta') or {}
+    if not isinstance(meta, dict):
+        raise ConfigError('instance metadata: meta is not a JSON object')
     for key, name in _META_KEYS.items():
         if meta.get(key):
             values[name] = str(meta[key])
@@ -89,7 +96,7 @@ def _file(path: str, required: bool) -> typing.Dict[str, str]:
         if required:
             raise ConfigError('no configuration file %s' % path) from None
         return {}
-    except (OSError, configparser.Error) as exc:
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
         raise ConfigError('cannot read %s: %s' % (path, exc)) from None
     if not parser.has_section('enclaivelet'):
         return {}
