@@ -65,7 +65,7 @@ def from_metadata(metadata: typing.Mapping[str, str],
 def _min_tcb(text: str) -> dict:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: deep nesting
         value = None
     if not isinstance(value, dict) or not all(
             isinstance(k, str) and type(v) is int and 0 <= v < 2 ** 16
