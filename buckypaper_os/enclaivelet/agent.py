@@ -1,8 +1,9 @@
 """One unlock: challenge, evidence, attest, release, open the volume.
 
 A failure that may pass (Nitride or, through its relay, Barbican
-unreachable or overloaded) restarts the whole exchange with a fresh nonce
-after an exponential backoff; a refusal ends it at once.
+unreachable or overloaded; or a release refused because the key is not
+bound yet) restarts the whole exchange with a fresh nonce after an
+exponential backoff; any other refusal ends it at once.
 """
 
 import base64
@@ -17,6 +18,9 @@ from buckypaper_os.nitride_service.api import guest_client
 
 #: Guest API answers that may pass with time (429, relay and proxy errors).
 TRANSIENT = (0, 429, 500, 502, 503, 504)
+#: Release refusals that pass once the disk key is bound: Heat's
+#: OS::Buckypaper::DiskKeyBinding binds it only after the server exists.
+NOT_YET_BOUND = (403, 404)
 
 
 class Failure(Exception):
@@ -109,6 +113,11 @@ def unlock(settings: dict, say: typing.Callable[[str], None]) -> str:
     return done
 
 
+def _may_pass(exc: Failure) -> bool:
+    return exc.status in TRANSIENT or (exc.stage == 'release'
+                                       and exc.status in NOT_YET_BOUND)
+
+
 def with_retries(settings: dict, say: typing.Callable[[str], None],
                  sleep: typing.Callable[[float], None] = time.sleep
                  ) -> bytearray:
@@ -118,8 +127,7 @@ def with_retries(settings: dict, say: typing.Callable[[str], None],
         try:
             return attest_and_release(settings, say)
         except Failure as exc:
-            if (exc.status not in TRANSIENT
-                    or attempt == settings['retries']):
+            if not _may_pass(exc) or attempt == settings['retries']:
                 raise
             say('%s: %s; retrying in %.1f s' % (exc.stage, exc, delay))
             sleep(delay)

@@ -9,13 +9,18 @@ The tenant's keystoneauth session uses the noauth plugin with the
 identity headers Keystone's auth_token middleware would set.
 """
 
+import os
+import subprocess
 import uuid
 
 from keystoneauth1 import noauth
 from keystoneauth1 import session as ks_session
 import pytest
 
+from buckypaper_os import binding
 from buckypaper_os import disk_key
+from buckypaper_os.simulated_tee import attester as attester_mod
+from buckypaper_os.simulated_tee import tsm as tsm_mod
 from tests.functional import conftest
 from tests.functional import test_enclaivelet as enclaivelet
 from tests.functional import test_vault_release as flow
@@ -55,7 +60,8 @@ def test_released_only_after_the_binding_and_until_revoked(pki, bound):
     session, url, guest = bound
     before = enclaivelet.run(pki, guest)
     assert before.returncode == 5, before
-    assert 'release failed' in before.stderr
+    assert 'release failed: 403' in before.stderr
+    assert 'retrying' in before.stdout  # it may be bound in a moment
 
     metadata = disk_key.bind(session, url, guest[0], 'sev-snp',
                              nitride_user=conftest.NITRIDE_USER)
@@ -69,6 +75,37 @@ def test_released_only_after_the_binding_and_until_revoked(pki, bound):
     after = enclaivelet.run(pki, guest)
     assert after.returncode == 5, after
     assert 'release failed' in after.stderr
+
+
+def test_guest_waits_for_a_binding_after_its_boot(pki, bound):
+    """Heat's order: the server boots, then its key is bound."""
+    session, url, guest = bound
+    instance, image, config, tsm_root = guest
+    attester = attester_mod.SimulatedAttester(
+        pki, measurement=guests.MEASUREMENT,
+        host_data=binding.host_data(instance, flow.PROJECT))
+    with tsm_mod.SimulatedTsm(tsm_root, attester):
+        process = subprocess.Popen(
+            enclaivelet.ENCLAIVELET + ['--config', config, '--retries', '6',
+                                       '--backoff', '0.5'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, PYTHONUNBUFFERED='1'))
+        try:
+            seen = []
+            for line in process.stdout:
+                seen.append(line)
+                if 'retrying' in line:
+                    break
+            assert 'release: 403' in ''.join(seen), seen
+            disk_key.bind(session, url, instance, 'sev-snp',
+                          nitride_user=conftest.NITRIDE_USER)
+            out, err = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 0, err
+    assert 'formatted' in out
 
 
 def test_another_server_gets_nothing(pki, vault, bound):

@@ -40,6 +40,19 @@ def test_refusal_is_final(monkeypatch):
     assert cli._exit_code(exc.value) == cli.EXIT_ATTEST_REFUSED
 
 
+def test_release_refusal_waits_for_the_binding(monkeypatch):
+    calls = scripted(monkeypatch, agent.Failure('release', 'no ACL', 403),
+                     agent.Failure('release', 'no payload', 404),
+                     bytearray(b'k'))
+    assert agent.with_retries(SETTINGS, lambda m: None,
+                              lambda s: None) == bytearray(b'k')
+    assert len(calls) == 3
+    scripted(monkeypatch, *[agent.Failure('release', 'no', 403)] * 4)
+    with pytest.raises(agent.Failure) as exc:
+        agent.with_retries(SETTINGS, lambda m: None, lambda s: None)
+    assert cli._exit_code(exc.value) == cli.EXIT_RELEASE_REFUSED
+
+
 def test_gives_up(monkeypatch):
     scripted(monkeypatch, *[agent.Failure('challenge', 'down', 0)] * 4)
     with pytest.raises(agent.Failure) as exc:
