@@ -3,7 +3,8 @@
 Runs in ``tox -e heat`` (openstack-heat from PyPI in its own venv); skips
 elsewhere. Each template is parsed by Heat's template parser and
 validated as a HOT template; every resource type must exist in Heat's
-registry and not be hidden, every property must be in the type's
+registry (with our plugin loaded from ``plugin_dirs``, see conftest.py)
+and not be hidden, every property must be in the type's
 properties schema (required ones present, literal values of the right
 type), every get_attr must name an attribute of the type, and every
 get_param / get_resource must name a declared parameter / resource.
@@ -14,10 +15,9 @@ import os
 
 import pytest
 
-heat = pytest.importorskip('heat.engine.resources')
+pytest.importorskip('heat.engine.resources')
 
 from heat.common import template_format  # noqa: E402
-from heat.engine import environment  # noqa: E402
 from heat.engine import properties as properties_mod  # noqa: E402
 from heat.engine import support  # noqa: E402
 from heat.engine import template  # noqa: E402
@@ -26,12 +26,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 TEMPLATES = sorted(glob.glob(os.path.join(ROOT, 'heat', '*.yaml')))
 PSEUDO = {'OS::stack_name', 'OS::stack_id', 'OS::project_id'}
-
-
-@pytest.fixture(scope='module')
-def env():
-    heat.initialise()
-    return environment.Environment({})
 
 
 def _functions(node, name):
@@ -156,3 +150,27 @@ def test_checker_catches_mistakes(env):
 def test_templates_exist():
     assert [os.path.basename(p) for p in TEMPLATES] == [
         'confidential-server-group.yaml', 'confidential-server.yaml']
+
+
+def test_plugin_resource_is_checked_too(env):
+    problems = []
+    _check_resource(env, 'e', {'type': 'OS::Buckypaper::DiskKeyBinding',
+                               'properties': {
+                                   'secret': {'get_resource': 'disk_key'},
+                                   'key_bytes': 16}}, problems)
+    assert len(problems) == 2, problems
+    assert "missing required properties ['server']" in problems[0]
+    assert '16 is not an allowed value' in problems[1]
+
+
+def test_the_server_template_binds_its_key_to_its_server():
+    with open(os.path.join(ROOT, 'heat', 'confidential-server.yaml')) as f:
+        resources = template_format.parse(f.read())['resources']
+    binding = resources['key_binding']
+    assert binding['type'] == 'OS::Buckypaper::DiskKeyBinding'
+    assert binding['properties']['server'] == {'get_resource': 'server'}
+    assert binding['properties']['secret'] == {'get_resource': 'disk_key'}
+    assert resources['disk_key']['type'] == 'OS::Barbican::Secret'
+    assert 'payload' not in resources['disk_key']['properties']
+    metadata = resources['server']['properties']['metadata']
+    assert metadata['buckypaper_secret'] == {'get_resource': 'disk_key'}
