@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # devstack plugin of buckypaper-os: installs the suite, configures
 # Barbican's secret store (the Vault), Nova's compute driver and extra-spec
-# validators, runs Nitride's RPC worker and guest API, and creates sample
-# confidential flavors. See doc/operator-guide.md.
+# validators, Nitride's Keystone service user for its release relay and
+# Heat's plugin directory, runs Nitride's RPC worker and guest API, and
+# creates sample confidential flavors. See doc/operator-guide.md.
 #
 # shellcheck shell=bash
 
@@ -52,7 +53,43 @@ function configure_nitride {
     if is_service_enabled barbican; then
         iniset "$BUCKYPAPER_CONF" nitride_release barbican_endpoint \
             "$(_buckypaper_barbican_url)"
+        if is_service_enabled keystone; then
+            create_nitride_accounts
+            configure_nitride_relay_auth
+        fi
     fi
+}
+
+function create_nitride_accounts {
+    local user
+    user=$(get_or_create_user "$NITRIDE_SERVICE_USER" "$SERVICE_PASSWORD" \
+        "$SERVICE_DOMAIN_NAME")
+    get_or_add_user_project_role "$NITRIDE_SERVICE_ROLE" "$user" \
+        "$SERVICE_PROJECT_NAME" "$SERVICE_DOMAIN_NAME" "$SERVICE_DOMAIN_NAME"
+    # Tenants give this ID read access to their disk keys (key bind
+    # --nitride-user, the Heat templates' nitride_user).
+    echo "$user" > "$BUCKYPAPER_CONF_DIR/nitride-user-id"
+}
+
+function configure_nitride_relay_auth {
+    local group=$NITRIDE_RELAY_AUTH_GROUP
+    iniset "$BUCKYPAPER_CONF" "$group" auth_type password
+    iniset "$BUCKYPAPER_CONF" "$group" auth_url "$KEYSTONE_SERVICE_URI"
+    iniset "$BUCKYPAPER_CONF" "$group" username "$NITRIDE_SERVICE_USER"
+    iniset "$BUCKYPAPER_CONF" "$group" password "$SERVICE_PASSWORD"
+    iniset "$BUCKYPAPER_CONF" "$group" project_name "$SERVICE_PROJECT_NAME"
+    iniset "$BUCKYPAPER_CONF" "$group" user_domain_name \
+        "$SERVICE_DOMAIN_NAME"
+    iniset "$BUCKYPAPER_CONF" "$group" project_domain_name \
+        "$SERVICE_DOMAIN_NAME"
+}
+
+function configure_heat_buckypaper {
+    # Heat finds third-party resources only in its plugin_dirs; keep its
+    # default directories.
+    local dirs=/usr/lib64/heat,/usr/lib/heat,/usr/local/lib/heat
+    dirs+=,/usr/local/lib64/heat,$BUCKYPAPER_HEAT_PLUGIN_DIR
+    iniset "$HEAT_CONF" DEFAULT plugin_dirs "$dirs"
 }
 
 function _buckypaper_barbican_url {
@@ -154,6 +191,9 @@ if is_service_enabled nitride nitride-api; then
         if is_service_enabled n-cpu \
                 && [[ "$BUCKYPAPER_NOVA_DRIVER" == "True" ]]; then
             configure_nova_buckypaper
+        fi
+        if is_service_enabled heat; then
+            configure_heat_buckypaper
         fi
         init_nitride
     elif [[ "$1" == "stack" && "$2" == "extra" ]]; then

@@ -22,10 +22,14 @@ DEVSTACK = os.path.join(ROOT, 'devstack')
 STUBS = r'''
 record() { { printf '%q ' "$@"; echo; } >> "$CALLS"; }
 for f in iniset run_process stop_process setup_develop recreate_database \
-         echo_summary; do
+         echo_summary get_or_add_user_project_role; do
     eval "$f() { record $f \"\$@\"; }"
 done
-sudo() { record sudo "$@"; if [[ "$1" == tee ]]; then cat > "$2"; fi; }
+sudo() {
+    record sudo "$@"
+    if [[ "$1" == tee ]]; then cat > "$2"; fi
+    if [[ "$1" == install ]]; then mkdir -p "${@: -1}"; fi
+}
 openstack() {
     record openstack "$@"
     # "flavor show" finds no flavor: the plugin creates each one.
@@ -44,6 +48,7 @@ get_python_exec_prefix() { echo /opt/stack/bin; }
 get_transport_url() { echo rabbit://stackrabbit:pw@127.0.0.1:5672/; }
 database_connection_url() { echo "mysql+pymysql://root:pw@127.0.0.1/$1"; }
 openssl() { record openssl "$@"; }
+get_or_create_user() { record get_or_create_user "$@"; echo u-$1-id; }
 '''
 
 
@@ -66,6 +71,9 @@ def _dry_run(tmp_path, phases, enabled, env=None):
         'NOVA_CONF': '/etc/nova/nova.conf',
         'NOVA_CPU_CONF': '/etc/nova/nova-cpu.conf',
         'LIBVIRT_GROUP': 'libvirt', 'BUCKYPAPER_BIN_DIR': str(bindir),
+        'SERVICE_PASSWORD': 'service-pw', 'SERVICE_DOMAIN_NAME': 'Default',
+        'SERVICE_PROJECT_NAME': 'service',
+        'KEYSTONE_SERVICE_URI': 'http://192.0.2.10/identity',
         'BUCKYPAPER_CONF_DIR': str(tmp_path / 'etc'),
         'BUCKYPAPER_FIRMWARE_CATALOG': str(tmp_path / 'catalog.yaml'),
         'BUCKYPAPER_SNP_FIRMWARE': str(firmware),
@@ -92,7 +100,8 @@ def _ini(calls):
     return {tuple(c[1:4]): c[4] for c in calls if c[0] == 'iniset'}
 
 
-ALL = ['nitride', 'nitride-api', 'barbican', 'nova', 'n-cpu', 'n-api']
+ALL = ['nitride', 'nitride-api', 'barbican', 'nova', 'n-cpu', 'n-api',
+       'keystone', 'heat']
 PHASES = ['stack install', 'stack post-config', 'stack extra']
 
 
@@ -137,6 +146,38 @@ def test_nitride_configuration(full):
     assert ['recreate_database', 'nitride'] in calls
     assert ['buckypaper-nitride-manage', '--config-file', conf, 'db',
             'sync'] in calls
+
+
+def test_nitride_service_user_for_the_relay(full):
+    calls, tmp_path = full
+    conf = str(tmp_path / 'etc' / 'buckypaper.conf')
+    assert ['get_or_create_user', 'nitride', 'service-pw', 'Default'] in (
+        calls)
+    assert ['get_or_add_user_project_role', 'service', 'u-nitride-id',
+            'service', 'Default', 'Default'] in calls
+    auth = {key[2]: value for key, value in _ini(calls).items()
+            if key[:2] == (conf, 'nitride_release')}
+    assert auth == {
+        'barbican_endpoint': 'http://192.0.2.10/key-manager',
+        'auth_type': 'password',
+        'auth_url': 'http://192.0.2.10/identity',
+        'username': 'nitride', 'password': 'service-pw',
+        'project_name': 'service', 'user_domain_name': 'Default',
+        'project_domain_name': 'Default'}
+    # Published for tenants' key bindings.
+    assert (tmp_path / 'etc' / 'nitride-user-id').read_text() == (
+        'u-nitride-id\n')
+
+
+def test_heat_loads_the_disk_key_binding(full):
+    calls, _ = full
+    dirs = _ini(calls)[('/etc/heat/heat.conf', 'DEFAULT', 'plugin_dirs')]
+    assert dirs.split(',') == [
+        '/usr/lib64/heat', '/usr/lib/heat', '/usr/local/lib/heat',
+        '/usr/local/lib64/heat',
+        '/opt/stack/buckypaper-os/buckypaper_os/heat_plugin']
+    assert os.path.isfile(os.path.join(
+        ROOT, 'buckypaper_os', 'heat_plugin', 'disk_key.py'))
 
 
 def test_barbican_uses_the_vault(full):
