@@ -7,9 +7,13 @@ PBKDF2 with the minimum iterations (a memory-hard KDF adds nothing to a
 full-entropy key and would slow every boot).
 
 ``check_only`` replaces the device-mapper open with ``cryptsetup open
---test-passphrase`` (the key opens the keyslot; no mapping is created) and
-formats without the dm-integrity wipe: both work on a file image without
-root or device-mapper, which is what the tests and the demo do.
+--test-passphrase`` (the key opens the keyslot; no mapping is created):
+with ``aes-xts`` that works on a file image without root or
+device-mapper, which is what the tests and the demo do. The integrity
+ciphers need dm-integrity even to format (cryptsetup writes the integrity
+superblock through a temporary device-mapper device); ``check_only`` only
+skips their initial wipe, and without device-mapper they fail with a
+:class:`LuksError` and leave the volume blank.
 """
 
 import os
@@ -99,8 +103,10 @@ def format_volume(device: str, key: bytearray,
             args.append('--integrity-no-wipe')
     result = _run(args + [device], key)
     if result.returncode:
-        raise LuksError('luksFormat %s failed: %s'
-                        % (device, result.stderr.strip()))
+        hint = (' (%s needs device-mapper with dm-integrity, also to '
+                'format)' % cipher) if integrity else ''
+        raise LuksError('luksFormat %s failed: %s%s'
+                        % (device, result.stderr.strip(), hint))
 
 
 def open_volume(device: str, key: bytearray, mapping: str,
