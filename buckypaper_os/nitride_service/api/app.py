@@ -33,6 +33,8 @@ MAX_COLLATERAL_FILES = 16
 MAX_COLLATERAL_NAME = 256
 #: A Content-Length with more digits is too large without parsing it.
 MAX_LENGTH_DIGITS = 18
+#: Longest part of a request path that is logged.
+MAX_LOGGED_PATH = 200
 #: Longest attestation ticket (a token signed with ES384 and ML-DSA-65).
 MAX_TICKET = 32 * 1024
 #: Errors that mean the database cannot be used right now.
@@ -62,8 +64,11 @@ class NitrideApp:
 
     def __call__(self, environ: dict, start_response) -> typing.Iterable:
         request = webob.Request(environ)
+        # The raw WSGI path: webob's path_info decodes it as UTF-8 and
+        # raises for other bytes. Logged quoted and cut short.
+        path = environ.get('PATH_INFO', '')
         try:
-            response = webob.Response(json=self._dispatch(request))
+            response = webob.Response(json=self._dispatch(request, path))
         except problems.Problem as exc:
             response = exc.response()
         except engine_mod.Refused as exc:
@@ -73,20 +78,20 @@ class NitrideApp:
                                         exc.reasons, headers).response()
         except DB_UNAVAILABLE as exc:
             # The class only: a driver message may quote SQL parameters.
-            LOG.error('%s %s: database unavailable (%s)', request.method,
-                      request.path_info, type(exc).__name__)
+            LOG.error('%s %r: database unavailable (%s)', request.method,
+                      path[:MAX_LOGGED_PATH], type(exc).__name__)
             response = problems.Problem(
                 503, 'service unavailable; retry later').response()
         except Exception:
-            LOG.exception('%s %s: unexpected error', request.method,
-                          request.path_info)
+            LOG.exception('%s %r: unexpected error', request.method,
+                          path[:MAX_LOGGED_PATH])
             response = problems.Problem(500,
                                         'internal error').response()
         response.headers['Cache-Control'] = 'no-store'
         return response(environ, start_response)
 
-    def _dispatch(self, request: webob.Request):
-        methods = self.routes.get(request.path_info)
+    def _dispatch(self, request: webob.Request, path: str):
+        methods = self.routes.get(path)
         if methods is None:
             raise problems.Problem(404, 'no such resource')
         handler = methods.get(request.method)

@@ -67,3 +67,11 @@ def test_arbitrary_instance_metadata(data):
     if settings is not None:
         document = json.loads(data)
         assert settings['instance_uuid'] == str(document['uuid'])
+
+
+def test_config_file_not_utf8_and_metadata_not_an_object():
+    """Regression: UnicodeDecodeError and AttributeError escaped."""
+    assert _load({'enclaivelet.conf': b'[enclaivelet]\n\x80'}, {}) is None
+    for document in (b'null', b'[]', b'{"uuid": "u", "meta": [1]}'):
+        assert _load({'meta_data.json': document},
+                     dict(REQUIRED, config_drive='meta_data.json')) is None

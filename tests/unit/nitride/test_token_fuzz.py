@@ -96,3 +96,20 @@ def test_arbitrary_jwks(document):
 
 def test_published_jwk_round_trips():
     assert jwk.from_jwks(jwk.to_jwks([PUBLIC]))[0] == PUBLIC
+
+
+@pytest.mark.parametrize('header', [{'alg': ['ES384']}, {'kid': [KID]},
+                                    {'kid': {'k': 1}}])
+def test_unhashable_alg_or_kid_is_a_token_error(header):
+    """Regression: a list or object there raised TypeError."""
+    _refused('.'.join([_part(dict(HEADER, **header)), _part({}), 'AA']))
+
+
+@pytest.mark.parametrize('document', [None, [], 'EC', {'kty': 'EC',
+                                                       'crv': 'P-384'}])
+def test_jwk_that_is_not_an_object_or_incomplete(document):
+    """Regression: AttributeError or KeyError instead of ValueError."""
+    with pytest.raises(ValueError):
+        jwk.from_jwk(document)
+    with pytest.raises(ValueError):
+        jwk.from_jwks({'keys': document if document != [] else 5})
