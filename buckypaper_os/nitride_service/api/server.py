@@ -30,6 +30,8 @@ LOG = logging.getLogger(__name__)
 
 #: Seconds a client may stay silent before its connection is dropped.
 CLIENT_TIMEOUT = 30
+#: Pending connections queued by the kernel (capped by net.core.somaxconn).
+LISTEN_BACKLOG = 1024
 
 
 class _RequestHandler(simple_server.WSGIRequestHandler):
@@ -67,6 +69,8 @@ class _RequestHandler(simple_server.WSGIRequestHandler):
 
 class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
     daemon_threads = True
+    #: socketserver's default of 5 drops the connections of a boot storm.
+    request_queue_size = LISTEN_BACKLOG
 
 
 class _Server6(_Server):

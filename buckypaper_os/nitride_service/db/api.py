@@ -28,6 +28,8 @@ NONCE_BYTES = 32
 BINDING_HEX_LENGTHS = (64, 96)
 
 _ENGINE: typing.Optional[sa.Engine] = None
+#: Execution option of the sessions that write (see _share_sqlite).
+_WRITE = 'buckypaper_write'
 _LOCK = threading.Lock()
 
 
@@ -55,7 +57,36 @@ def get_engine() -> sa.Engine:
                 max_retries=db.max_retries,
                 retry_interval=db.retry_interval,
                 connection_parameters=db.connection_parameters)
+            if _ENGINE.dialect.name == 'sqlite':
+                _share_sqlite(_ENGINE)
         return _ENGINE
+
+
+def _share_sqlite(engine: sa.Engine) -> None:
+    """Let several processes write one SQLite file under load.
+
+    In write-ahead-log mode readers and the writer do not block each
+    other. A transaction that reads before it writes would hold a read lock
+    and fail at once with "database is locked" when another process writes
+    meanwhile (SQLite's deadlock avoidance), so write transactions take the
+    write lock when they begin (``BEGIN IMMEDIATE``) and wait their turn.
+    """
+    @sa.event.listens_for(engine, 'connect')
+    def _wal(dbapi_connection, record) -> None:
+        dbapi_connection.execute('PRAGMA journal_mode=WAL')
+
+    @sa.event.listens_for(engine, 'engine_connect')
+    def _mark(connection: sa.Connection) -> None:
+        if connection.get_execution_options().get(_WRITE):
+            # oslo.db's own listener emits a plain BEGIN unless it sees
+            # this marker of a transaction already begun.
+            connection.info['in_transaction'] = True
+            connection.info[_WRITE] = True
+
+    @sa.event.listens_for(engine, 'begin')
+    def _begin(connection: sa.Connection) -> None:
+        if connection.info.pop(_WRITE, False):
+            connection.exec_driver_sql('BEGIN IMMEDIATE')
 
 
 def dispose_engine() -> None:
@@ -67,8 +98,12 @@ def dispose_engine() -> None:
             _ENGINE = None
 
 
-def _session() -> orm.Session:
-    return orm.Session(get_engine(), expire_on_commit=False)
+def _session(write: bool = False) -> orm.Session:
+    """A session; ``write`` for one that changes rows."""
+    engine = get_engine()
+    if write:
+        engine = engine.execution_options(**{_WRITE: True})
+    return orm.Session(engine, expire_on_commit=False)
 
 
 def _utcnow() -> datetime.datetime:
@@ -83,7 +118,7 @@ def _as_dict(row: typing.Optional[models.Base]) -> typing.Optional[dict]:
 
 
 def _delete(model: type, instance_uuid: str) -> bool:
-    with _session() as session, session.begin():
+    with _session(write=True) as session, session.begin():
         result = session.execute(
             sa.delete(model).where(model.instance_uuid == instance_uuid))
         return result.rowcount > 0
@@ -97,7 +132,7 @@ def reference_set(instance_uuid: str, project_id: str, tee: str,
                   flavor_id: typing.Optional[str] = None) -> None:
     """Register (or replace) what an instance's evidence must show."""
     now = _utcnow()
-    with _session() as session, session.begin():
+    with _session(write=True) as session, session.begin():
         row = session.get(models.ReferenceValue, instance_uuid)
         if row is None:
             row = models.ReferenceValue(instance_uuid=instance_uuid,
@@ -150,7 +185,7 @@ def binding_create(instance_uuid: str, project_id: str, tee: str,
     An instance has one binding for life: a second one raises oslo.db's
     ``DBDuplicateEntry``.
     """
-    with _session() as session, session.begin():
+    with _session(write=True) as session, session.begin():
         session.add(models.InstanceBinding(
             instance_uuid=instance_uuid, project_id=project_id, tee=tee,
             binding=_binding_hex(binding), created_at=_utcnow()))
@@ -192,7 +227,7 @@ def nonce_create(instance_uuid: str, lifetime: int,
     """
     now = now or _utcnow()
     nonce = secrets.token_bytes(NONCE_BYTES)
-    with _session() as session, session.begin():
+    with _session(write=True) as session, session.begin():
         session.add(models.Nonce(
             value_hash=_nonce_hash(nonce), instance_uuid=instance_uuid,
             issued_at=now,
@@ -210,7 +245,7 @@ def nonce_consume(instance_uuid: str, nonce: bytes,
     """
     now = now or _utcnow()
     value_hash = _nonce_hash(nonce)
-    with _session() as session, session.begin():
+    with _session(write=True) as session, session.begin():
         result = session.execute(
             sa.update(models.Nonce)
             .where(models.Nonce.value_hash == value_hash,
@@ -246,7 +281,7 @@ def challenge_admit(instance_uuid: str, interval: int, burst: int,
     limit = now + (burst - 1) * interval
     rates = models.ChallengeRate
     for _ in range(2):
-        with _session() as session, session.begin():
+        with _session(write=True) as session, session.begin():
             admitted = session.execute(
                 sa.update(rates)
                 .where(rates.instance_uuid == instance_uuid,
@@ -262,7 +297,7 @@ def challenge_admit(instance_uuid: str, interval: int, burst: int,
         if tat is not None:
             return max(1, tat - limit)
         try:
-            with _session() as session, session.begin():
+            with _session(write=True) as session, session.begin():
                 session.add(rates(instance_uuid=instance_uuid,
                                   tat=now + interval))
             return 0
@@ -278,7 +313,7 @@ def challenge_rate_delete(instance_uuid: str) -> bool:
 
 def nonce_purge(now: typing.Optional[datetime.datetime] = None) -> int:
     """Delete expired nonces; the number deleted."""
-    with _session() as session, session.begin():
+    with _session(write=True) as session, session.begin():
         result = session.execute(sa.delete(models.Nonce).where(
             models.Nonce.expires_at <= (now or _utcnow())))
         return result.rowcount
@@ -303,7 +338,7 @@ def attestation_create(instance_uuid: str, project_id: str, tee: str,
         reasons=list(reasons), evidence=evidence, token_jti=token_jti,
         token=token,
         expires_at=expires_at, created_at=_utcnow())
-    with _session() as session, session.begin():
+    with _session(write=True) as session, session.begin():
         session.add(row)
     return row.id
 
@@ -368,7 +403,7 @@ def policy_set(scope: str, scope_id: str, document: dict,
     if scope not in POLICY_SCOPES:
         raise ValueError('policy scope must be one of %s'
                          % ', '.join(POLICY_SCOPES))
-    with _session() as session, session.begin():
+    with _session(write=True) as session, session.begin():
         session.merge(models.AppraisalPolicy(
             scope=scope, scope_id=scope_id, document=dict(document),
             updated_at=_utcnow(), updated_by=updated_by))
@@ -393,7 +428,7 @@ def policy_list(scope: typing.Optional[str] = None) -> list:
 
 def policy_delete(scope: str, scope_id: str) -> bool:
     """Remove a policy; false if there was none."""
-    with _session() as session, session.begin():
+    with _session(write=True) as session, session.begin():
         result = session.execute(sa.delete(models.AppraisalPolicy).where(
             models.AppraisalPolicy.scope == scope,
             models.AppraisalPolicy.scope_id == scope_id))
@@ -411,7 +446,7 @@ def audit_append(event: str, decision: str, reasons: typing.List[str],
                             reasons=list(reasons),
                             instance_uuid=instance_uuid,
                             project_id=project_id, created_at=_utcnow())
-    with _session() as session, session.begin():
+    with _session(write=True) as session, session.begin():
         session.add(row)
     return row.id
 
