@@ -3,7 +3,9 @@
 They live in ``[buckypaper_vault] connection`` (Barbican's database or a
 separate one), never in Barbican's schema, so the KEK rotation command
 re-wraps one row per project without touching Barbican. Barbican only
-records each secret's ``vault_id``. Nothing here is ever unwrapped.
+records each secret's ``vault_id``. Nothing here is ever unwrapped. The
+schema is made by the migrations (:mod:`migration`); this module is the
+model they are checked against.
 """
 
 import datetime
@@ -34,12 +36,11 @@ _LOCK = threading.Lock()
 
 
 def get_engine(connection: str) -> sa.engine.Engine:
-    """The engine of ``connection``, its tables created on first use."""
+    """The process's engine of ``connection``, made on first use."""
     with _LOCK:
         engine = _ENGINES.get(connection)
         if engine is None:
             engine = sa.create_engine(connection, pool_pre_ping=True)
-            METADATA.create_all(engine)
             _ENGINES[connection] = engine
         return engine
 

@@ -12,12 +12,10 @@ import os
 import sys
 import typing
 
-from oslo_config import cfg
-
-from buckypaper_os.barbican_plugin import db
 from buckypaper_os.barbican_plugin import envelope
 from buckypaper_os.barbican_plugin import keyring as keyring_mod
-from buckypaper_os.conf import vault as vault_conf
+from buckypaper_os.barbican_plugin import manage
+from buckypaper_os.barbican_plugin import migration
 
 
 def generate(path: str) -> str:
@@ -41,19 +39,17 @@ def main(argv: typing.Optional[typing.Sequence[str]] = None) -> int:
         print('new KEK %s in %s; append it to [buckypaper_vault] '
               'kek_files' % (generate(args.generate), args.generate))
         return 0
-    conf = cfg.ConfigOpts()
-    vault_conf.register_opts(conf)
-    conf([], project='barbican', default_config_files=args.config_file
-         or None)
-    options = conf.buckypaper_vault
-    if not options.connection:
-        print('[buckypaper_vault] connection is not set', file=sys.stderr)
+    conf = manage.load_conf(args.config_file)
+    engine = manage.engine_of(conf)
+    if engine is None:
         return 2
     try:
-        keyring = keyring_mod.Keyring(options.kek_files,
-                                      db.get_engine(options.connection))
+        migration.ensure(engine, auto_create=False)
+        keyring = keyring_mod.Keyring(conf.buckypaper_vault.kek_files,
+                                      engine)
         rewrapped, total = keyring.rotate()
-    except (keyring_mod.KeyringError, envelope.EnvelopeError) as exc:
+    except (keyring_mod.KeyringError, envelope.EnvelopeError,
+            migration.SchemaError) as exc:
         print('rotation failed: %s' % exc, file=sys.stderr)
         return 1
     print('re-wrapped %d of %d project keys to KEK %s'

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from buckypaper_os.barbican_plugin import db
 from buckypaper_os.barbican_plugin import envelope
 from buckypaper_os.barbican_plugin import keyring as keyring_mod
+from buckypaper_os.barbican_plugin import migration
 from buckypaper_os.barbican_plugin import policy as policy_mod
 from buckypaper_os.barbican_plugin import sealing
 from buckypaper_os.conf import nitride as nitride_conf
@@ -119,8 +120,17 @@ class VaultStore(ss.SecretStoreBase):
                 if not options.connection:
                     raise ss.StorePluginNotAvailableOrMisconfigured(
                         self.get_plugin_name())
-                self._keyring = keyring_mod.Keyring(
-                    options.kek_files, db.get_engine(options.connection))
+                engine = db.get_engine(options.connection)
+                try:
+                    # Barbican's own option: its tables and ours alike.
+                    migration.ensure(engine, getattr(
+                        self.conf, 'db_auto_create', False))
+                except migration.SchemaError as exc:
+                    LOG.error('%s', exc)
+                    raise ss.StorePluginNotAvailableOrMisconfigured(
+                        self.get_plugin_name()) from None
+                self._keyring = keyring_mod.Keyring(options.kek_files,
+                                                    engine)
             return self._keyring
 
     def nitride(self):

@@ -20,9 +20,8 @@ def kek_file(tmp_path, name, raw=False):
 
 
 @pytest.fixture
-def engine(tmp_path):
-    yield db.get_engine('sqlite:///%s' % (tmp_path / 'vault.sqlite'))
-    db.dispose()
+def engine(connection):
+    return db.get_engine(connection)
 
 
 def test_kek_file_forms(tmp_path):
@@ -92,9 +91,8 @@ def test_swapped_wrapped_dek_refuses(tmp_path, engine):
         ring.project_dek('p2')
 
 
-def test_rotate_command(tmp_path, capsys):
+def test_rotate_command(tmp_path, connection, capsys):
     old = kek_file(tmp_path, 'k1')
-    connection = 'sqlite:///%s' % (tmp_path / 'vault.sqlite')
     ring = keyring_mod.Keyring([old], db.get_engine(connection))
     dek = ring.project_dek('p1')
     new = str(tmp_path / 'k2')

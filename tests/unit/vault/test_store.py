@@ -36,14 +36,13 @@ class FakeNitride:
 
 
 @pytest.fixture
-def vault(tmp_path, monkeypatch):
+def vault(tmp_path, connection, monkeypatch):
     conf = cfg.ConfigOpts()
     vault_conf.register_opts(conf)
     kek = tmp_path / 'kek'
     kek.write_bytes(bytes(32))
     conf([], default_config_files=[])
-    conf.set_override('connection', 'sqlite:///%s' % (
-        tmp_path / 'vault.sqlite'), 'buckypaper_vault')
+    conf.set_override('connection', connection, 'buckypaper_vault')
     conf.set_override('kek_files', [str(kek)], 'buckypaper_vault')
     context_mod.RequestContext(project_id=PROJECT, roles=['admin'])
     monkeypatch.setattr(store_mod, '_request_secret_id', lambda: SECRET)
@@ -54,6 +53,9 @@ def vault(tmp_path, monkeypatch):
     store.metadata = metadata
     yield store
     db.dispose()
+    # The option groups are shared between ConfigOpts objects.
+    conf.clear_override('connection', 'buckypaper_vault')
+    conf.clear_override('kek_files', 'buckypaper_vault')
 
 
 def dto(data=KEY):
