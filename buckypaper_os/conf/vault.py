@@ -1,7 +1,11 @@
 """Options of the Vault (``[buckypaper_vault]``, read by Barbican's API)
 and of Nitride's release relay to Barbican (``[nitride_release]``).
+
+The relay's credentials are keystoneauth1's standard auth and session
+options in ``[nitride_release]``.
 """
 
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 GROUP = cfg.OptGroup(
@@ -37,20 +41,27 @@ OPTS = [
 RELEASE_GROUP = cfg.OptGroup(
     'nitride_release', title='Nitride release relay to Barbican',
     help='How the guest API\'s POST /v1/release fetches a sealed secret '
-         'from Barbican as Nitride\'s service user.')
+         'from Barbican as Nitride\'s service user: the keystoneauth '
+         'options of that user (auth_type = password, auth_url, username, '
+         'password, project_name, ...; session options such as cafile and '
+         'timeout, 15 seconds when unset) and where Barbican is. Without '
+         'auth_type the release call answers 503.')
 
 RELEASE_OPTS = [
-    cfg.StrOpt('barbican_endpoint',
+    cfg.URIOpt('barbican_endpoint', schemes=['http', 'https'],
                help='Base URL of Barbican\'s API, e.g. https://barbican:'
-                    '9311. The release call answers 503 when unset.'),
+                    '9311, overriding the internal key-manager endpoint '
+                    'of the service catalog.'),
     cfg.StrOpt('transport_key_id',
                help='Barbican transport key id of the Vault plugin, sent '
-                    'with each ticket (Barbican requires one).'),
-    cfg.DictOpt('headers', default={}, secret=True,
-                help='Extra HTTP headers of each Barbican request, e.g. '
-                     'X-Auth-Token:<token of the Nitride service user>.'),
-    cfg.IntOpt('timeout', default=15, min=1,
-               help='Seconds to wait for Barbican.'),
+                    'with each ticket (Barbican requires one). Looked up '
+                    'once when unset.'),
+    cfg.DictOpt('test_identity_headers', default={},
+                help='FOR TESTS AND DEMOS ONLY, never in production: '
+                     'fixed Keystone-style identity headers (X-Project-Id, '
+                     'X-User-Id, X-Roles, X-Identity-Status) sent to a '
+                     'Barbican that runs without keystonemiddleware, '
+                     'with auth_type = none.'),
 ]
 
 
@@ -60,8 +71,21 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(OPTS, group=GROUP)
     conf.register_group(RELEASE_GROUP)
     conf.register_opts(RELEASE_OPTS, group=RELEASE_GROUP)
+    ks_loading.register_auth_conf_options(conf, RELEASE_GROUP.name)
+    ks_loading.register_session_conf_options(conf, RELEASE_GROUP.name)
+
+
+def keystone_opts() -> list:
+    """keystoneauth's own options of the relay's group, for the sample.
+
+    Its session and common auth options and those of the ``password``
+    plugin, as Nova lists the options of its service users.
+    """
+    return (ks_loading.get_session_conf_options()
+            + ks_loading.get_auth_common_conf_options()
+            + ks_loading.get_auth_plugin_conf_options('password'))
 
 
 def list_opts():
     """The groups of this module, for oslo-config-generator."""
-    return {GROUP: OPTS, RELEASE_GROUP: RELEASE_OPTS}
+    return {GROUP: OPTS, RELEASE_GROUP: RELEASE_OPTS + keystone_opts()}

@@ -69,7 +69,9 @@ class Stack:
             'oslo_messaging_notifications': {'driver': 'log'},
             'nitride_release': {
                 'barbican_endpoint': 'http://127.0.0.1:%d' % barbican_port,
-                'headers': ','.join('%s:%s' % kv for kv in headers.items()),
+                'auth_type': 'none',
+                'test_identity_headers': ','.join(
+                    '%s:%s' % kv for kv in headers.items()),
                 'timeout': 30},
         }
         path = os.path.join(self.root, 'nitride.conf')

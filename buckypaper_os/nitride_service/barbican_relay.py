@@ -13,20 +13,36 @@ decides with Nitride over RPC and returns the secret HPKE-sealed to the
 attested TEE: Nitride never holds the key. When ``[nitride_release]
 transport_key_id`` is unset, the id of the Vault's transport key is found
 once with ``GET /v1/transport_keys?plugin_name=...``.
+
+The calls go through a keystoneauth1 session loaded from
+``[nitride_release]`` the standard way (``auth_type``, ``auth_url``,
+``username``, ... and the session's TLS and ``timeout`` options), to
+``barbican_endpoint`` or else the ``key-manager`` endpoint of the service
+catalog. Tests and demos against a Barbican without keystonemiddleware
+use ``auth_type = none`` and ``test_identity_headers``.
 """
 
 import json
 import typing
-import urllib.error
 import urllib.parse
-import urllib.request
 
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+from oslo_log import log as logging
+
+from buckypaper_os.conf import vault as vault_conf
+
+LOG = logging.getLogger(__name__)
 
 #: Barbican's name of the Vault store (its class path; never changes).
 VAULT_PLUGIN = 'buckypaper_os.barbican_plugin.store.VaultStore'
 #: Largest sealed blob accepted from Barbican.
 MAX_SEALED = 64 * 1024
+#: Seconds to wait for Barbican when the session's ``timeout`` is unset.
+DEFAULT_TIMEOUT = 15
+#: Where Barbican is in the service catalog without barbican_endpoint.
+CATALOG_FILTER = {'service_type': 'key-manager', 'interface': 'internal'}
 
 
 class RelayError(Exception):
@@ -38,20 +54,40 @@ class RelayError(Exception):
         super().__init__(detail)
 
 
+def load_session(conf: cfg.ConfigOpts):
+    """The keystoneauth1 session of ``[nitride_release]``, or None.
+
+    None when no ``auth_type`` is configured: the relay then has no
+    credentials and refuses to call Barbican.
+    """
+    group = vault_conf.RELEASE_GROUP.name
+    auth = ks_loading.load_auth_from_conf_options(conf, group)
+    if auth is None:
+        return None
+    return ks_loading.load_session_from_conf_options(
+        conf, group, auth=auth,
+        timeout=conf[group].timeout or DEFAULT_TIMEOUT)
+
+
 class Relay:
     """Fetches sealed payloads from Barbican with a guest's ticket."""
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         options = conf.nitride_release
+        self.session = load_session(conf)
         self.endpoint = (options.barbican_endpoint or '').rstrip('/')
         self.transport_key_id = options.transport_key_id
-        self.headers = dict(options.headers)
-        self.timeout = options.timeout
+        self.headers = dict(options.test_identity_headers)
+        if self.headers:
+            LOG.warning('[nitride_release] test_identity_headers is set: '
+                        'Barbican is called with fixed identity headers. '
+                        'For tests and demos only, never in production.')
 
     def release(self, secret_id: str, ticket: str) -> bytes:
         """The sealed blob of ``secret_id`` for ``ticket``."""
-        if not self.endpoint:
-            raise RelayError(503, 'release relay is not configured')
+        if self.session is None:
+            raise RelayError(503, 'release relay is not configured '
+                             '([nitride_release] auth_type)')
         query = urllib.parse.urlencode({
             'trans_wrapped_session_key': ticket,
             'transport_key_id': self._transport_key_id()})
@@ -78,19 +114,34 @@ class Relay:
         return self.transport_key_id
 
     def _get(self, path: str, accept: str, limit: int) -> bytes:
-        request = urllib.request.Request(
-            self.endpoint + path, method='GET',
-            headers=dict(self.headers, Accept=accept))
+        """The body of a GET of ``path``, at most ``limit`` bytes.
+
+        Not logged by keystoneauth: the query string carries the ticket.
+        """
+        where = ({'endpoint_override': self.endpoint} if self.endpoint
+                 else {'endpoint_filter': CATALOG_FILTER})
         try:
-            with urllib.request.urlopen(request,
-                                        timeout=self.timeout) as answer:
-                data = answer.read(limit + 1)
-        except urllib.error.HTTPError as exc:
-            raise RelayError(_status(exc.code), 'Barbican answered %d: %s'
-                             % (exc.code, _description(exc))) from None
-        except (urllib.error.URLError, OSError) as exc:
+            answer = self.session.get(
+                path, headers=dict(self.headers, Accept=accept),
+                raise_exc=False, log=False, stream=True, **where)
+        except ks_exc.EndpointNotFound:
+            raise RelayError(503, 'Barbican is not in the service catalog; '
+                             'set [nitride_release] barbican_endpoint'
+                             ) from None
+        except ks_exc.ClientException as exc:
             raise RelayError(503, 'Barbican is unreachable (%s)'
                              % type(exc).__name__) from None
+        with answer:
+            try:
+                data = answer.raw.read(limit + 1, decode_content=True)
+            except OSError as exc:
+                raise RelayError(502, 'Barbican\'s answer was cut (%s)'
+                                 % type(exc).__name__) from None
+        if answer.status_code != 200:
+            raise RelayError(_status(answer.status_code),
+                             'Barbican answered %d: %s' % (
+                                 answer.status_code,
+                                 _description(data, answer.reason)))
         if len(data) > limit:
             raise RelayError(502, 'Barbican\'s answer is too large')
         return data
@@ -101,10 +152,10 @@ def _status(code: int) -> int:
     return code if code in (400, 403, 404) else 502
 
 
-def _description(exc: urllib.error.HTTPError) -> str:
+def _description(body: bytes, reason: typing.Optional[str]) -> str:
     try:
-        body = json.loads(exc.read(8192))
-        text = body.get('description') or body.get('title') or ''
-    except (ValueError, AttributeError, OSError):
+        answer = json.loads(body)
+        text = answer.get('description') or answer.get('title') or ''
+    except (ValueError, AttributeError):
         text = ''
-    return str(text)[:300] or typing.cast(str, exc.reason)
+    return str(text)[:300] or str(reason or '')

@@ -47,7 +47,9 @@ class Vault:
             os.path.join(root, 'nitride'), broker_url, pki_dir, workers=2,
             api=True, options={'nitride_release': {
                 'barbican_endpoint': 'http://127.0.0.1:%d' % port,
-                'headers': ','.join('%s:%s' % kv for kv in headers.items()),
+                'auth_type': 'none',
+                'test_identity_headers': ','.join(
+                    '%s:%s' % kv for kv in headers.items()),
                 'timeout': 30}})
         try:
             self.barbican = barbican_mod.Barbican(

@@ -26,8 +26,13 @@ def test_sample_is_current(tmp_path):
 
 def test_every_option_has_help():
     from buckypaper_os.conf import opts
+    from buckypaper_os.conf import vault
+    # keystoneauth's options keep keystoneauth's (shorter) help texts.
+    library = {opt.dest for opt in vault.keystone_opts()}
     groups = opts.list_opts()
     assert groups
     for group, options in groups:
         for opt in options:
+            if group is vault.RELEASE_GROUP and opt.dest in library:
+                continue
             assert opt.help and len(opt.help) > 20, (group, opt.name)

@@ -7,6 +7,7 @@ import threading
 import urllib.parse
 import uuid
 
+from keystoneauth1 import loading as ks_loading
 import pytest
 import webob
 
@@ -18,6 +19,7 @@ from tests.unit.nitride import guests
 PROJECT = 'project-a'
 SECRET = '0d5b6c8e-2a44-4f0e-9d53-1d7b8a3c5e10'
 SEALED = b'\x01\x01' + b'sealed blob' * 10
+GROUP = 'nitride_release'
 
 
 class FakeBarbican(http.server.BaseHTTPRequestHandler):
@@ -64,14 +66,27 @@ def barbican():
 
 
 @pytest.fixture
-def app(engine, nitride_conf, barbican):
-    nitride_conf.set_override('barbican_endpoint', barbican,
-                              'nitride_release')
-    nitride_conf.set_override('headers', {'X-Auth-Token': 'service-token'},
-                              'nitride_release')
-    yield app_mod.make_app(engine, nitride_conf)
-    nitride_conf.clear_override('barbican_endpoint', 'nitride_release')
-    nitride_conf.clear_override('headers', 'nitride_release')
+def relay_conf(nitride_conf):
+    """Sets ``[nitride_release]`` options for one test."""
+    # A real keystoneauth plugin, loaded from the options: a fixed token.
+    nitride_conf.register_opts(
+        ks_loading.get_auth_plugin_conf_options('admin_token'), GROUP)
+    names = []
+
+    def override(**values):
+        for name, value in values.items():
+            nitride_conf.set_override(name, value, GROUP)
+            names.append(name)
+    yield override
+    for name in names:
+        nitride_conf.clear_override(name, GROUP)
+
+
+@pytest.fixture
+def app(engine, nitride_conf, relay_conf, barbican):
+    relay_conf(barbican_endpoint=barbican, auth_type='admin_token',
+               endpoint='http://127.0.0.1:9', token='service-token')
+    return app_mod.make_app(engine, nitride_conf)
 
 
 @pytest.fixture
@@ -140,15 +155,40 @@ def test_invalid_requests(app, body):
     assert FakeBarbican.requests == []
 
 
-def test_unconfigured_or_unreachable(engine, nitride_conf, ticket):
+def test_test_identity_headers(engine, nitride_conf, relay_conf, barbican,
+                               ticket):
+    # The functional tests use auth_type = none; one plugin per process.
+    relay_conf(barbican_endpoint=barbican, auth_type='admin_token',
+               endpoint='http://127.0.0.1:9', token='unused',
+               test_identity_headers={'X-Project-Id': 'service',
+                                      'X-User-Id': 'nitride'})
     app = app_mod.make_app(engine, nitride_conf)
-    assert _release(app, {'secret': SECRET,
-                          'ticket': ticket[0]}).status_int == 503
-    nitride_conf.set_override('barbican_endpoint', 'http://127.0.0.1:9',
-                              'nitride_release')
-    try:
-        app = app_mod.make_app(engine, nitride_conf)
-        assert _release(app, {'secret': SECRET,
-                              'ticket': ticket[0]}).status_int == 503
-    finally:
-        nitride_conf.clear_override('barbican_endpoint', 'nitride_release')
+    response = _release(app, {'secret': SECRET, 'ticket': ticket[0]})
+    assert response.status_int == 200, response.text
+    (_, listing), (_, headers) = FakeBarbican.requests
+    for sent in (listing, headers):
+        assert sent['X-Project-Id'] == 'service'
+        assert sent['X-User-Id'] == 'nitride'
+
+
+def _refused(app, ticket, detail):
+    response = _release(app, {'secret': SECRET, 'ticket': ticket})
+    assert response.status_int == 503
+    assert detail in response.json['detail']
+    assert FakeBarbican.requests == []
+
+
+def test_unconfigured_or_unreachable(engine, nitride_conf, relay_conf,
+                                     barbican, ticket):
+    # No credentials: nothing is sent, even with an endpoint.
+    relay_conf(barbican_endpoint=barbican)
+    _refused(app_mod.make_app(engine, nitride_conf), ticket[0],
+             'not configured')
+    # Credentials but no endpoint and no catalog.
+    relay_conf(barbican_endpoint=None, auth_type='admin_token',
+               token='service-token')
+    _refused(app_mod.make_app(engine, nitride_conf), ticket[0],
+             'service catalog')
+    relay_conf(barbican_endpoint='http://127.0.0.1:9')
+    _refused(app_mod.make_app(engine, nitride_conf), ticket[0],
+             'unreachable')
