@@ -111,6 +111,13 @@ function configure_barbican_vault {
     iniset "$BARBICAN_CONF" buckypaper_vault nitride_topic "$NITRIDE_TOPIC"
 }
 
+function init_barbican_vault {
+    # Barbican's own plugin (re)creates its database in this phase; the
+    # Vault's tables live there too and are migrated after it.
+    "$BUCKYPAPER_BIN_DIR/buckypaper-vault-manage" \
+        --config-file "$BARBICAN_CONF" db sync
+}
+
 function configure_nova_buckypaper {
     local catalog
     catalog=$(
@@ -197,6 +204,10 @@ if is_service_enabled nitride nitride-api; then
         fi
         init_nitride
     elif [[ "$1" == "stack" && "$2" == "extra" ]]; then
+        if is_service_enabled barbican \
+                && [[ "$BUCKYPAPER_VAULT_ENABLED" == "True" ]]; then
+            init_barbican_vault
+        fi
         echo_summary "Starting Nitride"
         start_nitride
         if is_service_enabled n-cpu \

@@ -57,7 +57,7 @@ def _dry_run(tmp_path, phases, enabled, env=None):
     bindir = tmp_path / 'bin'
     bindir.mkdir()
     for name in ('buckypaper-nitride-manage', 'buckypaper-simulated-tee',
-                 'buckypaper-vault-rotate-kek'):
+                 'buckypaper-vault-manage', 'buckypaper-vault-rotate-kek'):
         script = bindir / name
         script.write_text('#!/bin/sh\necho %s "$@" >> "$CALLS"\n' % name)
         script.chmod(0o755)
@@ -193,6 +193,9 @@ def test_barbican_uses_the_vault(full):
     assert ini[(barbican, 'buckypaper_vault', 'nitride_topic')] == 'nitride'
     assert ['buckypaper-vault-rotate-kek', '--generate',
             '/etc/barbican/vault-kek-1'] in calls
+    # In the extra phase, after Barbican's plugin made its database.
+    assert ['buckypaper-vault-manage', '--config-file', barbican, 'db',
+            'sync'] in calls
 
 
 def test_nova_runs_our_driver(full):
