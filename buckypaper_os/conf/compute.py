@@ -5,6 +5,7 @@ Read by :mod:`buckypaper_os.nova_driver` in nova-compute (run it with
 buckypaper.BuckypaperLibvirtDriver``).
 """
 
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 GROUP = cfg.OptGroup(
@@ -52,6 +53,26 @@ OPTS = [
                     'listens on. Unset: the [DEFAULT] transport_url of '
                     'nova-compute. Registration of a guest with Nitride '
                     'must succeed or the guest does not boot.'),
+    cfg.URIOpt('nitride_guest_url', schemes=['http', 'https'],
+               help='URL of Nitride\'s guest API as the guests reach it. '
+                    'Given, with the secret reference, to guests whose '
+                    'flavor sets buckypaper:disk_key=generate (server '
+                    'metadata buckypaper_nitride_url, read by the '
+                    'enclaivelet). Required for such guests.'),
+    cfg.StrOpt('nitride_user_id',
+               help='Keystone user ID of Nitride\'s service user. A '
+                    'generated disk key grants it read access through a '
+                    'Barbican ACL: Nitride relays the sealed release as '
+                    'that user. Required for buckypaper:disk_key.'),
+    cfg.URIOpt('barbican_endpoint', schemes=['http', 'https'],
+               help='Barbican API endpoint (without /v1) used to create '
+                    'generated disk keys with the user\'s token. Unset: '
+                    'the key-manager endpoint of the request\'s service '
+                    'catalog.'),
+    cfg.StrOpt('barbican_endpoint_type', default='public',
+               choices=['public', 'internal', 'admin'],
+               help='Interface of the key-manager endpoint taken from the '
+                    'service catalog when barbican_endpoint is unset.'),
 ]
 
 
@@ -59,8 +80,10 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register the group and its options."""
     conf.register_group(GROUP)
     conf.register_opts(OPTS, group=GROUP)
+    # TLS and timeout of the session to Barbican (cafile, insecure, ...).
+    ks_loading.register_session_conf_options(conf, GROUP.name)
 
 
 def list_opts():
     """The group and its options, for oslo-config-generator."""
-    return {GROUP: OPTS}
+    return {GROUP: OPTS + ks_loading.get_session_conf_options()}

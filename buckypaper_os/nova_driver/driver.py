@@ -12,7 +12,13 @@ that upstream launches as AMD SEV-SNP or Intel TDX:
 * optionally an SNP ID block and ID auth signed with the operator's ID key;
 * registration of the expected measurement, binding and appraisal policy
   with Nitride before the domain is defined (no registration, no boot),
-  and its removal when the instance is deleted.
+  and its removal when the instance is deleted;
+* with ``buckypaper:disk_key=generate``, the instance's disk key created
+  in Barbican with the user's token and bound to the instance
+  (:mod:`.disk_key`); its reference and Nitride's guest API URL go into
+  the server metadata the enclaivelet reads (config drive or metadata
+  service). No key, no boot; the key is deleted with the server unless
+  ``buckypaper:disk_key_on_delete=keep``.
 
 Nova imports compute drivers from ``nova.virt`` only: run nova-compute as
 ``buckypaper-nova-compute`` with ``compute_driver =
@@ -24,8 +30,10 @@ import os
 import threading
 import typing
 
+from keystoneauth1 import loading as ks_loading
 from nova.compute import task_states
 from nova import exception
+from nova import service_auth
 from nova.virt.libvirt import config as vconfig
 from nova.virt.libvirt import driver as libvirt_driver
 from oslo_config import cfg
@@ -38,6 +46,7 @@ from buckypaper_os.conf import nitride as nitride_conf
 from buckypaper_os.nitride_service import rpc as nitride_rpc
 from buckypaper_os.nitride_service import rpcapi as nitride_rpcapi
 from buckypaper_os.nova_driver import config as bconfig
+from buckypaper_os.nova_driver import disk_key as disk_key_mod
 from buckypaper_os.nova_driver import extra_specs
 from buckypaper_os.nova_driver import firmware as firmware_mod
 from buckypaper_os.nova_driver import id_block as id_block_mod
@@ -48,6 +57,12 @@ LOG = logging.getLogger(__name__)
 
 #: system_metadata key recording the TEE an instance was registered as.
 SYSMETA_TEE = 'buckypaper_tee'
+#: system_metadata keys: a generated disk key and what its delete does.
+SYSMETA_DISK_KEY = 'buckypaper_disk_key'
+SYSMETA_DISK_KEY_ON_DELETE = 'buckypaper_disk_key_on_delete'
+#: Server metadata keys the enclaivelet reads (enclaivelet.config).
+META_SECRET = 'buckypaper_secret'
+META_NITRIDE_URL = 'buckypaper_nitride_url'
 _MODEL_KEYS = ('hw:mem_encryption_model',)
 _IMAGE_MODEL_KEY = 'image_hw_mem_encryption_model'
 
@@ -57,6 +72,11 @@ class NitrideRegistrationFailed(exception.BuildAbortException):
     # reach the same Nitride, so the build is not rescheduled.
     msg_fmt = ('Registration of instance %(instance_uuid)s with the Nitride '
                'verifier failed, so it is not launched: %(reason)s')
+
+
+class DiskKeyFailed(exception.BuildAbortException):
+    msg_fmt = ('The disk key of instance %(instance_uuid)s could not be '
+               'created, so it is not launched: %(reason)s')
 
 
 class NitrideRemovalFailed(exception.NovaException):
@@ -75,6 +95,9 @@ class Launch:
     binding: bytes
     policy: dict
     attestation: bool
+    disk_key: bool = False
+    disk_key_on_delete: str = 'delete'
+    min_tcb: dict = dataclasses.field(default_factory=dict)
 
 
 def _service_context(context):
@@ -102,6 +125,13 @@ def _tee_of(launch_security):
                   vconfig.LibvirtConfigGuestSEVLaunchSecurity):
         return None, 'amd-sev'
     return None, None
+
+
+def _launch(tee, instance, digest, binding_value, document, options):
+    return Launch(tee, instance.project_id, instance.flavor.flavorid,
+                  digest, binding_value, document, options.attestation,
+                  options.disk_key, options.disk_key_on_delete,
+                  dict(options.min_tcb))
 
 
 class BuckypaperLibvirtDriver(libvirt_driver.LibvirtDriver):
@@ -257,9 +287,8 @@ class BuckypaperLibvirtDriver(libvirt_driver.LibvirtDriver):
             document['snp_min_abi'] = '%d.%d' % options.snp_min_abi
         if options.min_tcb:
             document['min_tcb'] = dict(options.min_tcb)
-        return Launch(binding.SNP, instance.project_id,
-                      instance.flavor.flavorid, digest, ls.host_data,
-                      document, options.attestation)
+        return _launch(binding.SNP, instance, digest, ls.host_data,
+                       document, options)
 
     def _configure_tdx(self, instance, guest, options, image):
         ls = bconfig.BuckypaperTDXLaunchSecurity()
@@ -278,19 +307,94 @@ class BuckypaperLibvirtDriver(libvirt_driver.LibvirtDriver):
         }
         if options.min_tcb:
             document['min_tcb'] = dict(options.min_tcb)
-        return Launch(binding.TDX, instance.project_id,
-                      instance.flavor.flavorid, digest, ls.mr_config_id,
-                      document, options.attestation)
+        return _launch(binding.TDX, instance, digest, ls.mr_config_id,
+                       document, options)
 
     # -- registration ---------------------------------------------------
 
     def _create_guest(self, context, xml, instance, *args, **kwargs):
         with self._launch_lock:
             launch = self._launches.pop(instance.uuid, None)
-        if launch is not None and launch.attestation:
-            self._register(context, instance, launch)
-        return super()._create_guest(context, xml, instance, *args,
-                                     **kwargs)
+        created = None
+        if launch is not None and launch.disk_key:
+            created = self._provide_disk_key(context, instance, launch)
+        try:
+            if launch is not None and launch.attestation:
+                self._register(context, instance, launch)
+            return super()._create_guest(context, xml, instance, *args,
+                                         **kwargs)
+        except Exception:
+            if created:
+                self._discard_disk_key(context, instance, created)
+            raise
+
+    # -- disk key -------------------------------------------------------
+
+    def _barbican(self, context) -> dict:
+        """Session (with the request's user token) and endpoint options."""
+        # A session of its own: barbicanclient's version discovery uses
+        # the session's auth, which must be this user's and no other's.
+        conf = CONF.buckypaper_compute
+        return {
+            'session': ks_loading.load_session_from_conf_options(
+                CONF, compute_conf.GROUP.name,
+                auth=service_auth.get_service_user_token_auth_plugin(
+                    context)),
+            'endpoint': conf.barbican_endpoint or None,
+            'interface': conf.barbican_endpoint_type}
+
+    def _provide_disk_key(self, context, instance, launch):
+        """Create the instance's disk key unless it has one; the new ref.
+
+        A hard reboot, rebuild or migration keeps the key it has.
+        """
+        if instance.system_metadata.get(SYSMETA_DISK_KEY):
+            return None
+        conf = CONF.buckypaper_compute
+        if not conf.nitride_guest_url or not conf.nitride_user_id:
+            raise _invalid('%s=generate needs [buckypaper_compute] '
+                           'nitride_guest_url and nitride_user_id'
+                           % extra_specs.DISK_KEY)
+        try:
+            ref = disk_key_mod.create(
+                instance_uuid=instance.uuid, tee=launch.tee,
+                reader_user_id=conf.nitride_user_id, min_tcb=launch.min_tcb,
+                **self._barbican(context))
+        except Exception as exc:
+            LOG.error('Disk key creation failed: %s', exc,
+                      instance=instance)
+            raise DiskKeyFailed(instance_uuid=instance.uuid,
+                                reason='%s: %s' % (type(exc).__name__, exc))
+        instance.system_metadata[SYSMETA_DISK_KEY] = ref
+        instance.system_metadata[SYSMETA_DISK_KEY_ON_DELETE] = (
+            launch.disk_key_on_delete)
+        instance.metadata = dict(instance.metadata or {}, **{
+            META_SECRET: ref, META_NITRIDE_URL: conf.nitride_guest_url})
+        instance.save()
+        return ref
+
+    def _delete_disk_key(self, context, instance, ref) -> bool:
+        try:
+            disk_key_mod.delete(ref=ref, **self._barbican(context))
+        except Exception as exc:
+            # Bound to this instance only, which Nitride no longer knows:
+            # the key can never be released again. The operator removes
+            # it; the server's delete goes on.
+            LOG.error('Disk key %s was not deleted: %s', ref, exc,
+                      instance=instance)
+            return False
+        LOG.info('Disk key %s deleted', ref, instance=instance)
+        return True
+
+    def _discard_disk_key(self, context, instance, ref):
+        """Delete the key of a launch that failed and forget it."""
+        if not self._delete_disk_key(context, instance, ref):
+            return
+        for key in (SYSMETA_DISK_KEY, SYSMETA_DISK_KEY_ON_DELETE):
+            instance.system_metadata.pop(key, None)
+        instance.metadata = {k: v for k, v in instance.metadata.items()
+                             if k not in (META_SECRET, META_NITRIDE_URL)}
+        instance.save()
 
     def _register(self, context, instance, launch):
         try:
@@ -344,3 +448,9 @@ class BuckypaperLibvirtDriver(libvirt_driver.LibvirtDriver):
                     instance=instance.uuid,
                     reason='%s: %s' % (type(exc).__name__, exc))
             LOG.info('Removed from Nitride', instance=instance)
+            sysmeta = instance.system_metadata or {}
+            ref = sysmeta.get(SYSMETA_DISK_KEY)
+            if ref and sysmeta.get(SYSMETA_DISK_KEY_ON_DELETE) == 'keep':
+                LOG.info('Disk key %s kept', ref, instance=instance)
+            elif ref:
+                self._delete_disk_key(context, instance, ref)

@@ -3,9 +3,12 @@
 :func:`register` is Nova's ``nova.api.extra_spec_validators`` entry point:
 once buckypaper-os is installed in nova-api's environment, the API refuses
 (HTTP 400) unknown ``buckypaper:`` keys and invalid values when a flavor's
-extra specs are set. Nova validates each key on its own; the combinations
-(e.g. a TDX option on an SNP flavor) are checked by :func:`check_flavor`,
-which the driver runs before it builds a guest.
+extra specs are set (microversion 2.86 or later). Nova validates each key
+on its own and offers no hook that sees a flavor's keys together, neither
+there nor at server create, so the combinations (e.g. a TDX option on an
+SNP flavor, any key without ``hw:mem_encryption_model``) are checked by
+:func:`check_flavor`, which the driver runs before it builds a guest: such
+a boot fails without launching anything (doc/nova-driver.md).
 
 =================================  ========================================
 ``buckypaper:attestation``         ``required`` (default) or ``disabled``
@@ -17,6 +20,8 @@ which the driver runs before it builds a guest.
 ``buckypaper:snp_id_block``        bool: sign an ID block with the ID key
 ``buckypaper:min_tcb``             ``name=svn,...``, e.g. ``bl=3,snp=22``
 ``buckypaper:tdx_sept_ve_disable``  bool, default true
+``buckypaper:disk_key``            ``generate``: create the disk key
+``buckypaper:disk_key_on_delete``  ``delete`` (default) or ``keep``
 =================================  ========================================
 
 The same keys may be set as image properties (``buckypaper:firmware`` on
@@ -44,6 +49,8 @@ SNP_MIN_ABI = PREFIX + 'snp_min_abi'
 SNP_ID_BLOCK = PREFIX + 'snp_id_block'
 MIN_TCB = PREFIX + 'min_tcb'
 TDX_SEPT_VE_DISABLE = PREFIX + 'tdx_sept_ve_disable'
+DISK_KEY = PREFIX + 'disk_key'
+DISK_KEY_ON_DELETE = PREFIX + 'disk_key_on_delete'
 
 SNP_KEYS = (SNP_SMT, SNP_SINGLE_SOCKET, SNP_CIPHERTEXT_HIDING, SNP_MIN_ABI,
             SNP_ID_BLOCK)
@@ -75,7 +82,7 @@ def parse_min_tcb(value):
     """{component: svn} of ``"name=svn,..."``; ValidationError if invalid.
 
     Components are SNP's bl, tee, snp, ucode, fmc or TDX's
-    tee_tcb_svn_0..15; SVNs are 0..255.
+    tee_tcb_svn_0..15, not both; SVNs are 0..255.
     """
     result = {}
     for item in (value or '').split(','):
@@ -93,6 +100,9 @@ def parse_min_tcb(value):
         if int(svn) > 255:
             _fail("SVN %s of '%s' is greater than 255.", svn.strip(), name)
         result[name] = int(svn)
+    if len({bool(_TDX_TCB_COMPONENT.fullmatch(n)) for n in result}) > 1:
+        _fail("'%s' mixes SEV-SNP and TDX TCB components; a guest is "
+              "one or the other.", value)
     return result
 
 
@@ -159,6 +169,26 @@ EXTRA_SPEC_VALIDATORS = [
     ),
     _bool(TDX_SEPT_VE_DISABLE, 'TDX: set the SEPT_VE_DISABLE TD attribute '
                                '(default true).'),
+    base.ExtraSpecValidator(
+        name=DISK_KEY,
+        description=(
+            'generate: at spawn the driver creates the guest\'s disk key '
+            'in Barbican with the user\'s token, bound to the instance '
+            '(released only to it, attested), and gives its reference '
+            'and Nitride\'s guest API URL to the guest in its metadata. '
+            'Needs buckypaper:attestation=required.'),
+        value={'type': str, 'enum': ['generate'],
+               'description': 'generate'},
+    ),
+    base.ExtraSpecValidator(
+        name=DISK_KEY_ON_DELETE,
+        description=(
+            'What happens to a generated disk key when the server is '
+            'deleted: delete (default) or keep. Needs '
+            'buckypaper:disk_key=generate.'),
+        value={'type': str, 'enum': ['delete', 'keep'],
+               'description': 'delete or keep'},
+    ),
 ]
 
 
@@ -211,6 +241,8 @@ class LaunchOptions:
     snp_id_block: bool = False
     min_tcb: dict = dataclasses.field(default_factory=dict)
     tdx_sept_ve_disable: bool = True
+    disk_key: bool = False
+    disk_key_on_delete: str = 'delete'
 
 
 def check_flavor(extra_specs, model):
@@ -251,7 +283,14 @@ def check_flavor(extra_specs, model):
         tee=tee,
         attestation=ours.get(ATTESTATION, 'required') == 'required',
         firmware=ours.get(FIRMWARE),
-        min_tcb=min_tcb)
+        min_tcb=min_tcb,
+        disk_key=ours.get(DISK_KEY) == 'generate',
+        disk_key_on_delete=ours.get(DISK_KEY_ON_DELETE, 'delete'))
+    if options.disk_key and not options.attestation:
+        _fail('%s needs %s=required: the key is released only to the '
+              'attested instance.', DISK_KEY, ATTESTATION)
+    if DISK_KEY_ON_DELETE in ours and not options.disk_key:
+        _fail('%s needs %s=generate.', DISK_KEY_ON_DELETE, DISK_KEY)
     if tee == binding.SNP:
         options.snp_smt = _flag(ours, SNP_SMT, True)
         options.snp_single_socket = _flag(ours, SNP_SINGLE_SOCKET, False)

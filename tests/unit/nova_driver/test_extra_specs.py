@@ -29,7 +29,9 @@ class TestValidators(unittest.TestCase):
                 (es.SNP_MIN_ABI, '1.55'), (es.SNP_MIN_ABI, '255.0'),
                 (es.MIN_TCB, 'bl=3, tee=0,snp=22,ucode=213,fmc=1'),
                 (es.MIN_TCB, 'tee_tcb_svn_0=5,tee_tcb_svn_15=1'),
-                (es.TDX_SEPT_VE_DISABLE, 'true')]:
+                (es.TDX_SEPT_VE_DISABLE, 'true'),
+                (es.DISK_KEY, 'generate'), (es.DISK_KEY_ON_DELETE, 'keep'),
+                (es.DISK_KEY_ON_DELETE, 'delete')]:
             validators.validate(name, value)
 
     def test_invalid_values(self):
@@ -44,6 +46,9 @@ class TestValidators(unittest.TestCase):
                 (es.MIN_TCB, 'bl=300', 'greater than 255'),
                 (es.MIN_TCB, 'bl=1,bl=2', 'given twice'),
                 (es.MIN_TCB, 'tee_tcb_svn_16=1', 'unknown TCB component'),
+                (es.MIN_TCB, 'snp=22,tee_tcb_svn_0=1', 'mixes SEV-SNP'),
+                (es.DISK_KEY, 'true', 'is not one of'),
+                (es.DISK_KEY_ON_DELETE, 'shred', 'is not one of'),
                 (PREFIX_UNKNOWN, 'true', 'not appear to be a valid')]:
             with self.assertRaises(exception.ValidationError) as ctx:
                 validators.validate(name, value)
@@ -91,6 +96,15 @@ class TestCheckFlavor(unittest.TestCase):
         self.assertFalse(options.tdx_sept_ve_disable)
         self.assertEqual({'tee_tcb_svn_2': 7}, options.min_tcb)
 
+    def test_disk_key_options(self):
+        self.assertEqual((False, 'delete'), (
+            es.check_flavor({}, TDX).disk_key,
+            es.check_flavor({}, TDX).disk_key_on_delete))
+        options = es.check_flavor({es.DISK_KEY: 'generate',
+                                   es.DISK_KEY_ON_DELETE: 'keep'}, SNP)
+        self.assertEqual((True, 'keep'), (options.disk_key,
+                                          options.disk_key_on_delete))
+
     def test_image_properties(self):
         merged = es.merge_image_properties(
             {es.SNP_SMT: 'false', 'hw:x': '1'},
@@ -114,6 +128,10 @@ class TestCheckFlavor(unittest.TestCase):
                 ({es.SNP_ID_BLOCK: 'true', es.ATTESTATION: 'disabled'}, SNP,
                  'needs buckypaper:attestation=required'),
                 ({es.PREFIX + 'nope': '1'}, SNP, 'not a buckypaper'),
+                ({es.DISK_KEY: 'generate', es.ATTESTATION: 'disabled'}, TDX,
+                 'needs buckypaper:attestation=required'),
+                ({es.DISK_KEY_ON_DELETE: 'keep'}, SNP,
+                 'needs buckypaper:disk_key=generate'),
                 ({es.SNP_SMT: 'perhaps'}, SNP, 'boolean')]:
             with self.assertRaises(exception.ValidationError) as ctx:
                 es.check_flavor(specs, model)
