@@ -85,11 +85,12 @@ function configure_nitride_relay_auth {
 }
 
 function configure_heat_buckypaper {
-    # Heat finds third-party resources only in its plugin_dirs; keep its
-    # default directories.
-    local dirs=/usr/lib64/heat,/usr/lib/heat,/usr/local/lib/heat
-    dirs+=,/usr/local/lib64/heat,$BUCKYPAPER_HEAT_PLUGIN_DIR
-    iniset "$HEAT_CONF" DEFAULT plugin_dirs "$dirs"
+    # Heat loads third-party resources only from plugin_dirs. As heat's
+    # own devstack plugin does for ENABLE_HEAT_PLUGINS: a link with a
+    # unique name in $HEAT_PLUGIN_DIR, which becomes plugin_dirs.
+    mkdir -p "$HEAT_PLUGIN_DIR"
+    ln -sfn "$BUCKYPAPER_HEAT_PLUGIN_DIR" "$HEAT_PLUGIN_DIR/buckypaper"
+    iniset "$HEAT_CONF" DEFAULT plugin_dirs "$HEAT_PLUGIN_DIR"
 }
 
 function _buckypaper_barbican_url {

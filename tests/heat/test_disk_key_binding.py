@@ -14,11 +14,14 @@ attested guest after such a binding is in tests/functional/test_disk_key.py.
 
 import json
 import os
+import subprocess
+import sys
 import uuid
 
 import pytest
 
 from buckypaper_os.demo import barbican as barbican_mod
+from buckypaper_os import heat_plugin
 
 pytest.importorskip('heat.engine.resources')
 pytest.importorskip('barbican')
@@ -160,3 +163,27 @@ def test_schema_refuses_other_key_lengths_and_tees(env, barbican):
         with pytest.raises(exception.StackValidationFailed,
                            match='is not an allowed value'):
             props.props[name].get_value(bad, validate=True)
+
+
+LOAD = """
+from oslo_config import cfg
+from heat.common import config
+cfg.CONF([], project='heat', default_config_files=[])
+cfg.CONF.set_override('plugin_dirs', [%r])
+from heat.engine import environment, resources
+resources.initialise()
+cls = environment.Environment({}).get_class('OS::Buckypaper::DiskKeyBinding')
+print(cls.__module__)
+"""
+
+
+def test_devstack_layout_loads_the_plugin(tmp_path):
+    """A link named buckypaper in Heat's plugin directory, as devstack."""
+    plugins = tmp_path / 'plugins'
+    plugins.mkdir()
+    (plugins / 'buckypaper').symlink_to(heat_plugin.__path__[0])
+    done = subprocess.run([sys.executable, '-c', LOAD % str(plugins)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == (
+        'heat.engine.plugins.buckypaper.disk_key')
