@@ -13,7 +13,11 @@ import shlex
 import shutil
 import subprocess
 
+from oslo_config import cfg
 import pytest
+
+from buckypaper_os.conf import vault as vault_conf
+from buckypaper_os.nitride_service import barbican_relay
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -164,6 +168,19 @@ def test_nitride_service_user_for_the_relay(full):
         'username': 'nitride', 'password': 'service-pw',
         'project_name': 'service', 'user_domain_name': 'Default',
         'project_domain_name': 'Default'}
+    # The relay loads exactly these as its keystoneauth session.
+    ini = tmp_path / 'relay.conf'
+    ini.write_text('[nitride_release]\n' + ''.join(
+        '%s = %s\n' % kv for kv in auth.items()))
+    conf = cfg.ConfigOpts()
+    vault_conf.register_opts(conf)
+    conf(['--config-file', str(ini)], default_config_files=[])
+    session = barbican_relay.load_session(conf)
+    assert session is not None
+    loaded = session.auth.get_cache_id_elements()
+    assert {k: loaded[k] for k in auth if k in loaded} == {
+        k: v for k, v in auth.items()
+        if k not in ('barbican_endpoint', 'auth_type')}
     # Published for tenants' key bindings.
     assert (tmp_path / 'etc' / 'nitride-user-id').read_text() == (
         'u-nitride-id\n')
