@@ -71,15 +71,17 @@ def get_enforcer() -> policy.Enforcer:
 
 
 def authorize(context: context_mod.RequestContext, rule: str,
-              project_id: typing.Optional[str] = None) -> None:
+              project_id: typing.Optional[str] = None,
+              enforcer: typing.Optional[policy.Enforcer] = None) -> None:
     """Raise :class:`Forbidden` unless ``context`` may call ``rule``.
 
     ``project_id`` is the project owning the target; without one, owner
-    rules match nobody and only roles can allow the call.
+    rules match nobody and only roles can allow the call. ``enforcer``
+    defaults to :func:`get_enforcer` (the dashboard brings its own).
     """
     credentials = context.to_policy_values()
     target = {'project_id': project_id or ''}
-    if not get_enforcer().authorize(rule, target, credentials,
-                                    do_raise=False):
+    if not (enforcer or get_enforcer()).authorize(
+            rule, target, credentials, do_raise=False):
         raise Forbidden('%s is not allowed for roles %s'
                         % (rule, ','.join(context.roles) or '(none)'))
