@@ -1,10 +1,11 @@
 """TDX MRTD from TDVF images.
 
-No maintained package computes MRTD from a TDVF image (``pytdxmeasure``
-0.0.9 only replays RTMRs inside a guest), so the reference here is the
-TDX module's accumulation written out literally: one SHA-384 context
-updated with a 128-byte block per TDH.MEM.PAGE.ADD and a 128-byte block
-plus 256 bytes of data per TDH.MR.EXTEND, in KVM's order.
+No package this project can install computes MRTD from a TDVF image,
+and no published MRTD names a TDVF build it can fetch (what was searched:
+doc/measurement.md), so the reference here is the TDX module's
+accumulation written out literally: one SHA-384 context updated with a
+128-byte block per TDH.MEM.PAGE.ADD and a 128-byte block plus 256 bytes
+of data per TDH.MR.EXTEND, in KVM's order.
 """
 
 import hashlib
