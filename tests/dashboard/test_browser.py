@@ -66,6 +66,11 @@ def test_tenant_sees_tier_and_reasons(cloud, browser, screenshots):
     assert set(rows) == set(cloud.instances.values())
     for state, instance in cloud.instances.items():
         assert state in rows[instance]
+    # The flavors hint needs Nova; without compute Horizon hides it.
+    links = [a.get_attribute('href') for a in browser.find_elements(
+        By.CSS_SELECTOR, '#sidebar a')]
+    assert cloud.horizon + '/project/attestation/' in links
+    assert cloud.horizon + '/project/confidential_flavors/' not in links
 
     good = cloud.instances['affirming']
     open_page(browser, cloud, '/project/attestation/%s/' % good,
