@@ -13,8 +13,28 @@ from buckypaper_os.nitride_service import policy
 from buckypaper_os.nitride_service import rpc
 
 Context = context_mod.RequestContext
+#: Longest project, flavor or scope id (the database columns' size).
+MAX_ID = 255
 #: Exceptions that are answers, not failures: no traceback in the log.
 _EXPECTED = (engine_mod.Refused, policy.Forbidden)
+
+
+def _text(value, what: str, optional: bool = False) -> None:
+    if not (optional and value is None or isinstance(value, str) and (
+            0 < len(value) <= MAX_ID)):
+        raise engine_mod.Refused('%s must be a string of 1..%d characters'
+                                 % (what, MAX_ID), 400)
+
+
+def _object(value, what: str) -> None:
+    if not (value is None or isinstance(value, dict)):
+        raise engine_mod.Refused('%s must be an object' % what, 400)
+
+
+def _strings(value, what: str) -> None:
+    if not (isinstance(value, (list, tuple)) and all(
+            isinstance(item, str) for item in value)):
+        raise engine_mod.Refused('%s must be a list of strings' % what, 400)
 
 
 def _bytes(text: str, what: str) -> bytes:
@@ -38,18 +58,27 @@ class NitrideManager:
                           binding: typing.Optional[str] = None,
                           policy: typing.Optional[dict] = None,
                           flavor_id: typing.Optional[str] = None) -> dict:
+        _text(instance_uuid, 'instance_uuid')
+        _text(project_id, 'project_id')
+        _text(tee, 'tee')
+        _strings(measurements, 'measurements')
+        _text(binding, 'binding', optional=True)
+        _object(policy, 'policy')
+        _text(flavor_id, 'flavor_id', optional=True)
         _authorize(context, 'nitride:instance:register', project_id)
         return self.engine.register(instance_uuid, project_id, tee,
                                     measurements, binding, policy, flavor_id)
 
     @messaging.expected_exceptions(*_EXPECTED)
     def remove_instance(self, context: Context, instance_uuid: str) -> bool:
+        _text(instance_uuid, 'instance_uuid')
         _authorize(context, 'nitride:instance:remove')
         return self.engine.remove(instance_uuid)
 
     @messaging.expected_exceptions(*_EXPECTED)
     def get_status(self, context: Context,
                    instance_uuid: str) -> typing.Optional[dict]:
+        _text(instance_uuid, 'instance_uuid')
         record = self.engine.status(instance_uuid)
         _authorize(context, 'nitride:instance:status',
                    record['project_id'] if record else None)
@@ -58,6 +87,7 @@ class NitrideManager:
     @messaging.expected_exceptions(*_EXPECTED)
     def get_reference(self, context: Context,
                       instance_uuid: str) -> typing.Optional[dict]:
+        _text(instance_uuid, 'instance_uuid')
         record = self.engine.reference(instance_uuid)
         _authorize(context, 'nitride:instance:reference',
                    record['project_id'] if record else None)
@@ -69,6 +99,10 @@ class NitrideManager:
                collateral: typing.Optional[dict] = None,
                at: typing.Optional[str] = None,
                policy: typing.Optional[dict] = None) -> dict:
+        _text(tee, 'tee', optional=True)
+        _strings(certs, 'certs')
+        _object(collateral, 'collateral')
+        _object(policy, 'policy')
         _authorize(context, 'nitride:evidence:verify')
         try:
             when = datetime.datetime.fromisoformat(at) if at else None
@@ -86,6 +120,8 @@ class NitrideManager:
     def authorize_release(self, context: Context, ticket: str,
                           secret_ref: str, project_id: str,
                           release_policy: dict) -> dict:
+        _text(secret_ref, 'secret_ref')
+        _text(project_id, 'project_id')
         _authorize(context, 'nitride:release:authorize')
         return self.engine.authorize_release(ticket, secret_ref,
                                              project_id, release_policy)
@@ -93,6 +129,8 @@ class NitrideManager:
     @messaging.expected_exceptions(*_EXPECTED)
     def get_policy(self, context: Context, scope: str,
                    scope_id: str) -> typing.Optional[dict]:
+        _text(scope, 'scope')
+        _text(scope_id, 'scope_id')
         _authorize(context, 'nitride:policy:get',
                    scope_id if scope == 'project' else None)
         return self.engine.get_policy(scope, scope_id)
@@ -100,6 +138,9 @@ class NitrideManager:
     @messaging.expected_exceptions(*_EXPECTED)
     def set_policy(self, context: Context, scope: str, scope_id: str,
                    document: dict) -> dict:
+        _text(scope, 'scope')
+        _text(scope_id, 'scope_id')
+        _object(document, 'document')
         _authorize(context, 'nitride:policy:set')
         return self.engine.set_policy(scope, scope_id, document,
                                       context.user_id)
@@ -108,6 +149,8 @@ class NitrideManager:
     def export(self, context: Context,
                instance_uuid: typing.Optional[str] = None,
                project_id: typing.Optional[str] = None) -> dict:
+        _text(instance_uuid, 'instance_uuid', optional=True)
+        _text(project_id, 'project_id', optional=True)
         owner = project_id
         if owner is None and instance_uuid is not None:
             record = self.engine.status(instance_uuid)
