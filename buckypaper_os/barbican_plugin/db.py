@@ -40,7 +40,9 @@ def get_engine(connection: str) -> sa.engine.Engine:
     with _LOCK:
         engine = _ENGINES.get(connection)
         if engine is None:
-            engine = sa.create_engine(connection, pool_pre_ping=True)
+            # A SQLite file never drops a connection: no ping per query.
+            engine = sa.create_engine(connection, pool_pre_ping=not (
+                connection.startswith('sqlite')))
             _ENGINES[connection] = engine
         return engine
 

@@ -89,8 +89,12 @@ class Keyring:
                 # Another worker created it first: use theirs.
                 with self.engine.connect() as conn:
                     row = conn.execute(query).one()
-        return envelope.unwrap_dek(self._kek(row.kek_id), row.kek_id,
-                                   project_id, row.wrapped_dek)
+        return self.unwrap(project_id, row.kek_id, row.wrapped_dek)
+
+    def unwrap(self, project_id: str, kek: str, wrapped: bytes) -> bytes:
+        """The DEK of ``project_id`` from its stored row's values."""
+        return envelope.unwrap_dek(self._kek(kek), kek, project_id,
+                                   wrapped)
 
     def rotate(self) -> typing.Tuple[int, int]:
         """Re-wrap every DEK to the current KEK; (re-wrapped, total)."""

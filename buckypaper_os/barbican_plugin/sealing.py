@@ -85,7 +85,14 @@ def info(suite_id: int, instance_uuid: str, secret_id: str) -> bytes:
 def seal(tee_public_key: bytes, plaintext: bytes, instance_uuid: str,
          secret_id: str) -> bytes:
     """``plaintext`` sealed to the TEE key for this instance and secret."""
-    suite_id, key = load_public_key(tee_public_key)
+    return seal_to(load_public_key(tee_public_key), plaintext,
+                   instance_uuid, secret_id)
+
+
+def seal_to(public_key: typing.Tuple[int, typing.Any], plaintext: bytes,
+            instance_uuid: str, secret_id: str) -> bytes:
+    """:func:`seal` to a key already loaded by :func:`load_public_key`."""
+    suite_id, key = public_key
     return bytes([VERSION, suite_id]) + SUITES[suite_id].encrypt(
         plaintext, key, info=info(suite_id, instance_uuid, secret_id))
 

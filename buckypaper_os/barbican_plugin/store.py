@@ -41,6 +41,12 @@ LOG = logging.getLogger(__name__)
 TRANSPORT_KEY = base64.b64encode(b'buckypaper-vault-ticket-v1').decode()
 SECRET_PATH = re.compile(r'/secrets/([0-9a-fA-F-]{36})/?$')
 MAX_TICKET = 64 * 1024
+#: A secret and the wrapped DEK of its project (None if it is missing).
+_SECRET_WITH_DEK = sa.select(
+    db.SECRETS, db.PROJECT_KEYS.c.kek_id,
+    db.PROJECT_KEYS.c.wrapped_dek).outerjoin(
+    db.PROJECT_KEYS,
+    db.PROJECT_KEYS.c.project_id == db.SECRETS.c.project_id)
 
 
 class Refused(barbican_exc.BarbicanHTTPException):
@@ -234,14 +240,13 @@ class VaultStore(ss.SecretStoreBase):
                           'TEE, with a ticket')
         answer = self._authorize(ticket, row, policy)
         try:
-            public_key = base64.b64decode(answer['tee_public_key'],
-                                          validate=True)
-            sealing.load_public_key(public_key)
+            public_key = sealing.load_public_key(base64.b64decode(
+                answer['tee_public_key'], validate=True))
         except (ValueError, sealing.SealingError):
             raise Refused('release not authorized: the attested key is '
                           'not a supported HPKE public key') from None
-        sealed = sealing.seal(public_key, self._open(row, policy),
-                              answer['instance_uuid'], row.id)
+        sealed = sealing.seal_to(public_key, self._open(row, policy),
+                                 answer['instance_uuid'], row.id)
         LOG.info('Vault released secret %s of project %s sealed to '
                  'instance %s', row.id, row.project_id,
                  answer['instance_uuid'])
@@ -285,19 +290,21 @@ class VaultStore(ss.SecretStoreBase):
     # Helpers
 
     def _row(self, vault_id: typing.Optional[str]):
+        """The secret's row with its project's wrapped DEK: one query."""
         if not vault_id:
             raise ss.SecretNotFoundException()
         with self.keyring.engine.connect() as conn:
-            row = conn.execute(sa.select(db.SECRETS).where(
+            row = conn.execute(_SECRET_WITH_DEK.where(
                 db.SECRETS.c.id == vault_id)).first()
         if row is None:
             raise ss.SecretNotFoundException()
         return row
 
     def _open(self, row, policy: typing.Optional[dict]) -> bytes:
-        dek = self.keyring.project_dek(row.project_id, create=False)
-        if dek is None:
+        if row.wrapped_dek is None:
             raise ss.SecretGeneralException('project key is missing')
+        dek = self.keyring.unwrap(row.project_id, row.kek_id,
+                                  row.wrapped_dek)
         try:
             return envelope.open_(dek, row.ciphertext, envelope.secret_aad(
                 row.id, row.project_id, policy))

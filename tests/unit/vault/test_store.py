@@ -151,6 +151,16 @@ def test_nothing_stored_in_clear(vault):
     assert rows and KEY[:16] not in blobs
 
 
+def test_missing_project_key_releases_nothing(vault):
+    meta = vault.store_secret(dto())
+    with vault.keyring.engine.begin() as conn:
+        conn.execute(db.PROJECT_KEYS.delete())
+    vault._nitride.answer = allowed(sealing.TeeKeyPair(sealing.P384))
+    with pytest.raises(store_mod.ss.SecretGeneralException):
+        vault.get_secret('symmetric', dict(
+            meta, trans_wrapped_session_key='ticket'))
+
+
 def test_policy_tampering_makes_secret_unreadable(vault):
     meta = vault.store_secret(dto())
     table = db.SECRETS
