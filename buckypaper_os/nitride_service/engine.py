@@ -304,10 +304,10 @@ class Engine:
         ((tee, submod),) = claims['submods'].items()
         instance = claims[token.INSTANCE]
         reasons = []
-        record = db_api.attestation_get_by_jti(claims['jti'])
-        if record is None or record['instance_uuid'] != instance:
+        facts = db_api.attestation_release_facts(claims['jti'])
+        if facts is None or facts[0] != instance:
             reasons.append('no attestation recorded for this ticket')
-        if db_api.binding_get(instance) is None:
+        elif not facts[1]:
             reasons.append('instance is no longer registered')
         status = submod['ear.status']
         allowed = (AFFIRMING, WARNING) if (

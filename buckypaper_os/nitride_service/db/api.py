@@ -70,10 +70,21 @@ def _share_sqlite(engine: sa.Engine) -> None:
     and fail at once with "database is locked" when another process writes
     meanwhile (SQLite's deadlock avoidance), so write transactions take the
     write lock when they begin (``BEGIN IMMEDIATE``) and wait their turn.
+
+    With ``[database] sqlite_synchronous`` (the default) commits are
+    ``synchronous=NORMAL``: in WAL mode a committed transaction (an audit
+    record) survives any crash of the process, since it is in the OS's
+    cache when the commit returns; only a power loss or OS crash may undo
+    the last commits, and never corrupts the file. The write lock is no
+    longer held across an fsync per commit.
     """
+    synchronous = CONF.database.sqlite_synchronous
+
     @sa.event.listens_for(engine, 'connect')
     def _wal(dbapi_connection, record) -> None:
         dbapi_connection.execute('PRAGMA journal_mode=WAL')
+        if synchronous:
+            dbapi_connection.execute('PRAGMA synchronous=NORMAL')
 
     @sa.event.listens_for(engine, 'engine_connect')
     def _mark(connection: sa.Connection) -> None:
@@ -341,6 +352,23 @@ def attestation_create(instance_uuid: str, project_id: str, tee: str,
     with _session(write=True) as session, session.begin():
         session.add(row)
     return row.id
+
+
+def attestation_release_facts(token_jti: str
+                              ) -> typing.Optional[typing.Tuple[str, bool]]:
+    """The attested instance of token ``token_jti``, still registered?
+
+    One query for the release decision; ``None`` if no token has that jti.
+    """
+    attested = models.Attestation
+    bound = models.InstanceBinding
+    query = (sa.select(attested.instance_uuid,
+                       bound.instance_uuid.is_not(None))
+             .outerjoin(bound, bound.instance_uuid == attested.instance_uuid)
+             .where(attested.token_jti == token_jti))
+    with get_engine().connect() as connection:
+        row = connection.execute(query).first()
+    return None if row is None else (row[0], bool(row[1]))
 
 
 def attestation_get_by_jti(token_jti: str) -> typing.Optional[dict]:

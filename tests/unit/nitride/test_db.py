@@ -221,6 +221,25 @@ def test_two_processes_race_for_each_nonce_one_wins(db):
             api.nonce_consume(INSTANCE, nonce)
 
 
+def test_attestation_release_facts(db):
+    api.attestation_create(INSTANCE, 'proj', 'sev-snp', 'affirming', {},
+                           token_jti='j1', token='tok1')
+    assert api.attestation_release_facts('j1') == (INSTANCE, False)
+    api.binding_create(INSTANCE, 'proj', 'sev-snp', 'ab' * 32)
+    assert api.attestation_release_facts('j1') == (INSTANCE, True)
+    assert api.attestation_release_facts('nope') is None
+    api.binding_delete(INSTANCE)
+    assert api.attestation_release_facts('j1') == (INSTANCE, False)
+
+
+def test_sqlite_wal_with_normal_sync(db):
+    with api.get_engine().connect() as connection:
+        assert connection.exec_driver_sql(
+            'PRAGMA journal_mode').scalar() == 'wal'
+        assert connection.exec_driver_sql(
+            'PRAGMA synchronous').scalar() == 1  # NORMAL
+
+
 def test_attestation_records(db):
     first = api.attestation_create(INSTANCE, 'proj', 'sev-snp', 'affirming',
                                    {'measurement': 'aa'}, token_jti='j1',
