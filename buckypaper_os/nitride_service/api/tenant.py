@@ -271,10 +271,21 @@ class _Router:
 
     def __call__(self, environ: dict, start_response) -> typing.Iterable:
         path = environ.get('PATH_INFO', '')
-        if any(path == prefix or path.startswith(prefix + '/')
-               for prefix in PREFIXES):
+        if not any(path == prefix or path.startswith(prefix + '/')
+                   for prefix in PREFIXES):
+            return self.guest_app(environ, start_response)
+        try:
             return self.tenant_app(environ, start_response)
-        return self.guest_app(environ, start_response)
+        except Exception as exc:
+            # auth_token without a usable [keystone_authtoken]: nothing
+            # is shown. The class only: no configuration in the log.
+            LOG.error('%s %s: Keystone authentication unavailable (%s); '
+                      'check [keystone_authtoken]', environ.get(
+                          'REQUEST_METHOD'), path, type(exc).__name__)
+            response = problems.Problem(
+                503, 'authentication unavailable; retry later').response()
+            response.headers['Cache-Control'] = 'no-store'
+            return response(environ, start_response)
 
 
 def mount(guest_app, engine: engine_mod.Engine, conf: cfg.ConfigOpts):

@@ -97,6 +97,17 @@ def test_without_a_token_nothing_is_shown(api, instances):
         assert _call(api, path, token='not-a-token').status_int == 401
 
 
+def test_without_keystone_configured_it_fails_closed(engine, nitride_conf,
+                                                     instances):
+    unconfigured = tenant.mount(app_mod.make_app(engine, nitride_conf),
+                                engine, nitride_conf)
+    for token in (None, uuid.uuid4().hex):
+        response = _call(unconfigured, '/v1/instances', token)
+        assert response.status_int == 503
+        assert instances['good'] not in response.text
+    assert _call(unconfigured, '/v1/jwks').status_int == 200
+
+
 def test_the_guest_api_needs_no_token(api):
     response = _call(api, '/v1/jwks')
     assert response.status_int == 200 and response.json['keys']
