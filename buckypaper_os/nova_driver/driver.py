@@ -370,7 +370,11 @@ class BuckypaperLibvirtDriver(libvirt_driver.LibvirtDriver):
             launch.disk_key_on_delete)
         instance.metadata = dict(instance.metadata or {}, **{
             META_SECRET: ref, META_NITRIDE_URL: conf.nitride_guest_url})
-        instance.save()
+        try:
+            instance.save()
+        except Exception:
+            self._delete_disk_key(context, instance, ref)
+            raise
         return ref
 
     def _delete_disk_key(self, context, instance, ref) -> bool:

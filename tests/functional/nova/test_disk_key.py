@@ -234,6 +234,24 @@ class TestDiskKey(servers._SNPBase):
         self._assert_failed_without_orphan(server, 'Nitride')
         self.assertIn('delete', self.barbican.calls)
 
+    def test_unsaved_metadata_deletes_the_key(self):
+        save = objects.Instance.save
+
+        def fail_once(instance, *args, **kwargs):
+            if (bdriver.META_SECRET in (instance.metadata or {})
+                    and not self.barbican.calls.count('delete')):
+                raise RuntimeError('database gone')
+            return save(instance, *args, **kwargs)
+
+        self.useFixture(fixtures.MockPatchObject(objects.Instance, 'save',
+                                                 new=fail_once))
+        server = self._boot(self.image, self._key_flavor(),
+                            expected_state='ERROR')
+        self.assertEqual({}, self.barbican.secrets)
+        self.assertEqual(['create', 'metadata', 'acl', 'payload', 'delete'],
+                         [c for c in self.barbican.calls if c != 'get'])
+        self.assertNotIn(server['id'], self.nitride.registered)
+
     def test_unconfigured_nitride_user_fails_the_boot(self):
         self.flags(nitride_user_id=None, group='buckypaper_compute')
         server = self._boot(self.image, self._key_flavor(),
