@@ -7,14 +7,19 @@ Nitride workers and the guest API, and Barbican 23's API with the Vault
 and each gets a disk key bound to its instance. Then, with C concurrent
 callers against the same Barbican server in the same run:
 
-* plain payload reads of an unbound secret (``GET .../payload``);
+* plain payload reads of an unbound secret (``GET .../payload``), by
+  its owner and by Nitride's user through the secret's ACL (Barbican's own
+  extra cost of the path a release takes);
 * gated, sealed releases as Nitride's relay makes them (``GET .../payload``
   with the ticket: ACL check, Nitride's RPC decision, decryption, HPKE
   sealing), each blob opened by the guest afterwards;
 * the same through Nitride's guest API (``POST /v1/release``), for scale.
 
-Prints requests per second and p50/p99 latency of each, and the ratio of
-sealed releases to plain reads (target: at least 0.8).
+Prints requests per second and p50/p99 latency of each, the CPU
+milliseconds per request of Barbican, each Nitride process, RabbitMQ (when
+this run started it), this process and the whole machine (which other
+work may share), and the ratio of sealed releases to plain reads (target:
+at least 0.8). Barbican reaches RabbitMQ directly, without the tests' tap.
 
 Usage: python bench/release.py [--guests N] [--callers C] [--requests R]
 """
@@ -37,24 +42,37 @@ from tests.functional import test_vault_release as flow  # noqa: E402
 from tests.integration import conftest as harness  # noqa: E402
 
 
-def cpu_seconds(pid=None):
-    """CPU seconds used by process ``pid``, or by the whole machine."""
+def cpu_seconds(pids=None):
+    """CPU seconds used by the processes ``pids``, or by the machine."""
     tick = os.sysconf('SC_CLK_TCK')
-    if pid is None:
+    if pids is None:
         with open('/proc/stat') as f:
             fields = f.readline().split()[1:]
         return (sum(int(v) for v in fields) - int(fields[3])
                 - int(fields[4])) / tick
-    with open('/proc/%d/stat' % pid) as f:
-        fields = f.read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / tick
+    used = 0
+    for pid in pids:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        used += int(fields[11]) + int(fields[12])
+    return used / tick
+
+
+def descendants(pid):
+    """``pid`` and every process below it (RabbitMQ's launcher, beam)."""
+    found = [pid]
+    for task in os.listdir('/proc/%d/task' % pid):
+        with open('/proc/%d/task/%s/children' % (pid, task)) as f:
+            for child in f.read().split():
+                found += descendants(int(child))
+    return found
 
 
 def run(name, callers, count, call, processes):
     """Run ``call(i)`` ``count`` times on ``callers`` threads; the rate.
 
     Also prints the CPU milliseconds per request of each process in
-    ``processes`` (name to pid) and of the whole machine.
+    ``processes`` (name to pids) and of the whole machine.
     """
     def timed(index):
         begin = time.perf_counter()
@@ -89,13 +107,22 @@ def main():
         measure(args, root, url)
 
 
+def broker_pids(root):
+    """The processes of the broker this run started (none if given one)."""
+    try:
+        with open(os.path.join(root, 'rabbitmq', 'server.pid')) as f:
+            return descendants(int(f.read()))
+    except (OSError, ValueError):
+        return []
+
+
 def measure(args, root, url):
     pki = pki_mod.SimulatedPki.generate()
     pki.save(os.path.join(root, 'pki'))
     for sub in ('nitride', 'barbican'):
         os.makedirs(os.path.join(root, sub))
     vault = vault_harness.Vault(root, url, os.path.join(root, 'pki'),
-                                debug=False)
+                                debug=False, tap=False)
     try:
         barbican = vault.barbican
         population = []
@@ -106,10 +133,14 @@ def measure(args, root, url):
             population.append((guest, key, secret,
                                flow.attest(vault, guest)))
         plain_key = os.urandom(64)
-        plain = barbican.store(flow.TENANT, plain_key)
+        plain = barbican.store(flow.TENANT, plain_key,
+                               acl_users=[vault_harness.NITRIDE_USER])
 
         def read(index):
             assert barbican.payload(plain, flow.TENANT) == plain_key
+
+        def read_through_acl(index):
+            assert barbican.payload(plain, flow.NITRIDE) == plain_key
 
         def sealed(index):
             guest, key, secret, ticket = population[index % len(population)]
@@ -121,10 +152,13 @@ def measure(args, root, url):
             return index, flow.client(vault).release(secret, ticket)
 
         workers = vault.nitride.processes[:vault.nitride.workers]
-        processes = {'barbican': barbican.process.pid, 'machine': None}
-        processes.update(('nitride-%d' % i, w.pid)
+        processes = {'barbican': [barbican.process.pid], 'machine': None,
+                     'bench': [os.getpid()]}
+        processes.update(('nitride-%d' % i, [w.pid])
                          for i, w in enumerate(workers))
-        processes['nitride-api'] = vault.nitride.processes[-1].pid
+        processes['nitride-api'] = [vault.nitride.processes[-1].pid]
+        if broker_pids(root):
+            processes['rabbitmq'] = broker_pids(root)
         print('%d CPUs' % os.cpu_count())
         print('Barbican %s, Vault store, %d callers, %d guests'
               % (barbican_mod.VAULT_PLUGIN.split('.')[-1], args.callers,
@@ -132,6 +166,9 @@ def measure(args, root, url):
         plain_rate, _, plain_cpu = run(
             'plain payload read (unbound)', args.callers, args.requests,
             read, processes)
+        _, _, acl_cpu = run(
+            'plain read by Nitride\'s user (ACL)', args.callers,
+            args.requests, read_through_acl, processes)
         sealed_rate, blobs, sealed_cpu = run(
             'sealed release (Barbican, gated)', args.callers,
             args.requests, sealed, processes)
@@ -146,6 +183,13 @@ def measure(args, root, url):
               '(Nitride and RabbitMQ share this machine\'s %d CPUs)'
               % (plain_cpu['barbican'] / sealed_cpu['barbican'],
                  os.cpu_count()))
+        print('Barbican CPU ms per request: plain %.1f, through the ACL '
+              '%.1f, sealed %.1f; Nitride (all workers) %.1f per release'
+              % (1000 * plain_cpu['barbican'] / args.requests,
+                 1000 * acl_cpu['barbican'] / args.requests,
+                 1000 * sealed_cpu['barbican'] / args.requests,
+                 1000 * sum(v for n, v in sealed_cpu.items()
+                            if n.startswith('nitride-')) / args.requests))
     finally:
         vault.stop()
 

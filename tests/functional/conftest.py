@@ -33,10 +33,12 @@ class Vault:
     """The whole release path of one test module."""
 
     def __init__(self, root: str, broker_url: str, pki_dir: str,
-                 debug: bool = True) -> None:
+                 debug: bool = True, tap: bool = True) -> None:
         self.root = root
         parts = urllib.parse.urlsplit(broker_url)
-        self.tap = tap_mod.Tap((parts.hostname, parts.port or 5672))
+        # The benchmark goes without the tap: it is not on a real path.
+        self.tap = tap_mod.Tap((parts.hostname, parts.port or 5672)) \
+            if tap else None
         self.kek_files = [os.path.join(root, 'kek-1')]
         with open(self.kek_files[0], 'wb') as f:
             f.write(os.urandom(32))
@@ -54,7 +56,8 @@ class Vault:
         try:
             self.barbican = barbican_mod.Barbican(
                 os.path.join(root, 'barbican'),
-                through(broker_url, self.tap.port), self.nitride.topic,
+                through(broker_url, self.tap.port) if tap else broker_url,
+                self.nitride.topic,
                 self.kek_files, port, debug)
             self.barbican.start()
             self.transport_key_id = self.barbican.create_transport_key()
@@ -67,7 +70,8 @@ class Vault:
         if barbican is not None:
             barbican.stop()
         self.nitride.stop()
-        self.tap.stop()
+        if self.tap is not None:
+            self.tap.stop()
 
 
 @pytest.fixture(scope='module')
