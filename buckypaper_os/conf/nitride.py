@@ -104,6 +104,13 @@ API_OPTS = [
     cfg.IntOpt('max_request_bytes', default=256 * 1024, min=1024,
                help='Largest request body accepted; larger ones are '
                     'refused (HTTP 413) before they are read.'),
+    cfg.IntOpt('max_connections', default=256, min=1,
+               help='Connections the development server of '
+                    'buckypaper-nitride-api serves at once, one thread '
+                    'each; more are answered 503 with Retry-After at '
+                    'once. With max_request_bytes and the limits on the '
+                    'request line and headers it bounds the memory '
+                    'clients can make the server hold.'),
 ]
 
 

@@ -48,6 +48,8 @@ DEBUG_POLICY = 0x30000 | 1 << 19
 #: header line, and the most header lines it reads.
 HEADER_LINE_LIMIT = 65536
 HEADERS_LIMIT = 100
+#: [nitride_api] max_connections (its default).
+MAX_CONNECTIONS = 256
 #: Every key stored by this module; none may ever come out.
 KEYS = []
 
@@ -481,6 +483,33 @@ def test_oversized_burst_keeps_memory_bounded(vault):
     assert api_process.poll() is None
     # Still serving.
     assert _request(vault, 'GET', '/v1/jwks')[0] == 200
+
+
+def test_connection_flood_is_bounded(vault):
+    """Idle connections beyond [nitride_api] max_connections get 503."""
+    api_process = vault.nitride.processes[vault.nitride.workers]
+    before = _rss(api_process.pid)
+    flood = []
+    try:
+        for _ in range(MAX_CONNECTIONS + 40):
+            flood.append(socket.create_connection(_address(vault),
+                                                  timeout=TIMEOUT))
+        busy = 0
+        for client in flood[-20:]:
+            answer = client.recv(4096)
+            busy += answer.startswith(b'HTTP/1.1 503 ')
+        assert busy == 20
+        during = _rss(api_process.pid)
+    finally:
+        for client in flood:
+            client.close()
+    print('guest API RSS before %d KiB, with %d idle connections %d KiB'
+          % (before, len(flood), during))
+    assert during - before < 64 * 1024, (before, during)
+    deadline = time.monotonic() + TIMEOUT
+    while _request(vault, 'GET', '/v1/jwks')[0] != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
 
 
 def test_no_key_came_out(vault):

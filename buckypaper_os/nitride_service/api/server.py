@@ -32,6 +32,19 @@ LOG = logging.getLogger(__name__)
 CLIENT_TIMEOUT = 30
 #: Pending connections queued by the kernel (capped by net.core.somaxconn).
 LISTEN_BACKLOG = 1024
+#: Default of ``[nitride_api] max_connections``.
+MAX_CONNECTIONS = 256
+#: Bytes of a request read (and dropped) before it is answered 503, and
+#: the seconds the server waits for them.
+BUSY_DRAIN = 64 * 1024
+BUSY_WAIT = 0.05
+_BUSY_BODY = problems.Problem(
+    503, 'too many connections; retry later').response().body
+#: The whole answer to a connection beyond ``max_connections``.
+BUSY = (b'HTTP/1.1 503 Service Unavailable\r\nContent-Type: %s\r\n'
+        b'Content-Length: %d\r\nRetry-After: 1\r\nCache-Control: no-store'
+        b'\r\nConnection: close\r\n\r\n%s' % (
+            problems.MEDIA_TYPE.encode(), len(_BUSY_BODY), _BUSY_BODY))
 
 
 class _RequestHandler(simple_server.WSGIRequestHandler):
@@ -71,16 +84,63 @@ class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
     daemon_threads = True
     #: socketserver's default of 5 drops the connections of a boot storm.
     request_queue_size = LISTEN_BACKLOG
+    #: Connections served at once (one thread each); set by make_server.
+    slots: threading.BoundedSemaphore
+
+    def process_request(self, request: socket.socket,
+                        client_address) -> None:
+        """Serve in a thread while a slot is free, else answer 503 now.
+
+        With the limits of the request line, headers (http.server: 100
+        lines of 64 KiB) and body (``max_request_bytes``), this bounds the
+        memory clients can make the server hold.
+        """
+        if not self.slots.acquire(blocking=False):
+            _busy(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: socket.socket,
+                               client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
-def make_server(host: str, port: int, app) -> _Server:
-    """A threaded WSGI server bound to ``host``:``port`` (0: any port)."""
+def _busy(connection: socket.socket) -> None:
+    """Answer 503 on a connection there is no thread for, and drop it."""
+    try:
+        # A request left unread would reset the connection, 503 and all.
+        connection.settimeout(BUSY_WAIT)
+        connection.recv(BUSY_DRAIN)
+    except OSError:
+        pass
+    try:
+        connection.settimeout(1)
+        connection.sendall(BUSY)
+    except OSError:
+        pass
+
+
+def make_server(host: str, port: int, app,
+                max_connections: int = MAX_CONNECTIONS) -> _Server:
+    """A threaded WSGI server bound to ``host``:``port`` (0: any port).
+
+    It serves ``max_connections`` at once; more are answered 503.
+    """
     server_class = _Server6 if ':' in host else _Server
     server = server_class((host, port), _RequestHandler)
+    server.slots = threading.BoundedSemaphore(max_connections)
     server.set_app(app)
     return server
 
@@ -91,7 +151,8 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
     engine = engine_mod.Engine(CONF)
     app = tenant.mount(app_mod.make_app(engine, CONF), engine, CONF)
     server = make_server(CONF.nitride_api.bind_host,
-                         CONF.nitride_api.bind_port, app)
+                         CONF.nitride_api.bind_port, app,
+                         CONF.nitride_api.max_connections)
     thread = threading.Thread(target=server.serve_forever,
                               name='nitride-api')
     thread.start()

@@ -54,6 +54,13 @@ def test_refusals_do_not_extend_the_wait(nitride_conf):
                                   T0 + 6 * SECOND) == 0
 
 
+def test_a_stale_clock_never_waits_more_than_an_interval(nitride_conf):
+    """A request whose ``now`` was read before a later one was admitted."""
+    assert db_api.challenge_admit(INSTANCE, 6 * SECOND, 1,
+                                  T0 + 10 * SECOND) == 0
+    assert db_api.challenge_admit(INSTANCE, 6 * SECOND, 1, T0) == 6 * SECOND
+
+
 def test_instances_have_their_own_budgets(nitride_conf):
     other = str(uuid.uuid4())
     assert db_api.challenge_admit(INSTANCE, SECOND, 1, T0) == 0
