@@ -66,16 +66,13 @@ class Keyring:
                                'kek_files' % identifier)
         return kek
 
-    def project_dek(self, project_id: str, create: bool = True
-                    ) -> typing.Optional[bytes]:
+    def project_dek(self, project_id: str) -> bytes:
         """The DEK of ``project_id``, made and stored wrapped if new."""
         table = db.PROJECT_KEYS
         query = sa.select(table).where(table.c.project_id == project_id)
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
-            if not create:
-                return None
             dek = envelope.new_key()
             wrapped = envelope.wrap_dek(self._kek(self.current_id),
                                         self.current_id, project_id, dek)
