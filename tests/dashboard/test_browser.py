@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip('openstack_dashboard')
 
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as conditions  # noqa
 from selenium.webdriver.support import ui  # noqa: E402
 
 from buckypaper_os import binding  # noqa: E402
@@ -35,12 +36,16 @@ def login(browser, cloud, user: str) -> None:
         lambda d: '/auth/login' not in d.current_url)
 
 
-def open_page(browser, cloud, path: str, screenshots: pathlib.Path,
-              name: str) -> None:
-    browser.get(cloud.horizon + path)
+def wait_loaded(browser) -> None:
     ui.WebDriverWait(browser, WAIT).until(
         lambda d: d.execute_script('return document.readyState')
         == 'complete')
+
+
+def open_page(browser, cloud, path: str, screenshots: pathlib.Path,
+              name: str) -> None:
+    browser.get(cloud.horizon + path)
+    wait_loaded(browser)
     browser.save_screenshot(str(screenshots / ('%s.png' % name)))
 
 
@@ -112,10 +117,11 @@ def test_tenant_filters_by_state(cloud, browser, screenshots):
     search = browser.find_element(
         By.CSS_SELECTOR, '.table_search input[name="attestations__filter__q"]')
     search.send_keys('contraindicated')
+    table = browser.find_element(By.ID, 'attestations')
     browser.find_element(By.CSS_SELECTOR,
                          '.table_search button[type="submit"]').click()
-    ui.WebDriverWait(browser, WAIT).until(
-        lambda d: len(table_rows(d, 'attestations')) == 1)
+    ui.WebDriverWait(browser, WAIT).until(conditions.staleness_of(table))
+    wait_loaded(browser)
     browser.save_screenshot(str(screenshots / 'alice-filter-after.png'))
     assert list(table_rows(browser, 'attestations')) == [
         cloud.instances['contraindicated']]
@@ -178,10 +184,11 @@ def test_admin_views(cloud, browser, screenshots):
     document = browser.find_element(By.ID, 'id_document')
     document.clear()
     document.send_keys('{"min_tcb": {"snp": 22}, "token_lifetime": 120}')
-    browser.find_element(By.CSS_SELECTOR,
-                         'form [type="submit"]').click()
-    ui.WebDriverWait(browser, WAIT).until(
-        lambda d: d.current_url.endswith('/admin/confidential_policies/'))
+    form = browser.find_element(By.TAG_NAME, 'form')
+    form.find_element(By.CSS_SELECTOR, '[type="submit"]').click()
+    ui.WebDriverWait(browser, WAIT).until(conditions.staleness_of(form))
+    wait_loaded(browser)
+    assert browser.current_url.endswith('/admin/confidential_policies/')
     browser.save_screenshot(str(screenshots / 'admin-policies.png'))
     rows = table_rows(browser, 'policies')
     assert list(rows) == ['project/%s' % alpha]
