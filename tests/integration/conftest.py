@@ -122,11 +122,7 @@ class Deployment:
         self.transport = None
         try:
             for index in range(workers):
-                log = open(os.path.join(root, 'worker-%d.log' % index), 'w')
-                self.processes.append(subprocess.Popen(
-                    ['buckypaper-nitride', '--config-file', self.config,
-                     '--log-file', log.name],
-                    stdout=log, stderr=subprocess.STDOUT))
+                self.processes.append(self.start_worker(index))
             self.api_url = self._start_api() if api else None
             self.conf = self._client_conf()
             self.transport = rpc.get_transport(self.conf, url=url)
@@ -136,6 +132,17 @@ class Deployment:
         except BaseException:
             self.stop()
             raise
+
+    def start_worker(self, index: int,
+                     env: typing.Optional[dict] = None
+                     ) -> subprocess.Popen:
+        """Start RPC worker ``index`` (again); its log is appended to."""
+        name = os.path.join(self.root, 'worker-%d.log' % index)
+        with open(name, 'a') as log:
+            return subprocess.Popen(
+                ['buckypaper-nitride', '--config-file', self.config,
+                 '--log-file', name], stdout=log, stderr=subprocess.STDOUT,
+                env=None if env is None else dict(os.environ, **env))
 
     def _start_api(self, timeout: float = 60) -> str:
         """Start buckypaper-nitride-api; its base URL."""
