@@ -38,9 +38,10 @@ from nova import exception
 from oslo_utils import strutils
 
 from buckypaper_os import binding
+from buckypaper_os import flavor_specs
 
-PREFIX = 'buckypaper:'
-ATTESTATION = PREFIX + 'attestation'
+PREFIX = flavor_specs.PREFIX
+ATTESTATION = flavor_specs.ATTESTATION
 FIRMWARE = PREFIX + 'firmware'
 SNP_SMT = PREFIX + 'snp_smt'
 SNP_SINGLE_SOCKET = PREFIX + 'snp_single_socket'
@@ -49,8 +50,8 @@ SNP_MIN_ABI = PREFIX + 'snp_min_abi'
 SNP_ID_BLOCK = PREFIX + 'snp_id_block'
 MIN_TCB = PREFIX + 'min_tcb'
 TDX_SEPT_VE_DISABLE = PREFIX + 'tdx_sept_ve_disable'
-DISK_KEY = PREFIX + 'disk_key'
-DISK_KEY_ON_DELETE = PREFIX + 'disk_key_on_delete'
+DISK_KEY = flavor_specs.DISK_KEY
+DISK_KEY_ON_DELETE = flavor_specs.DISK_KEY_ON_DELETE
 
 SNP_KEYS = (SNP_SMT, SNP_SINGLE_SOCKET, SNP_CIPHERTEXT_HIDING, SNP_MIN_ABI,
             SNP_ID_BLOCK)
@@ -132,7 +133,7 @@ EXTRA_SPEC_VALIDATORS = [
             'verifier at launch (default required). A guest that is not '
             'registered can never attest nor receive keys. Only for '
             'hw:mem_encryption_model amd-sev-snp or intel-tdx.'),
-        value={'type': str, 'enum': ['required', 'disabled'],
+        value={'type': str, 'enum': list(flavor_specs.ATTESTATION_VALUES),
                'description': 'required or disabled'},
     ),
     base.ExtraSpecValidator(
@@ -177,7 +178,7 @@ EXTRA_SPEC_VALIDATORS = [
             '(released only to it, attested), and gives its reference '
             'and Nitride\'s guest API URL to the guest in its metadata. '
             'Needs buckypaper:attestation=required.'),
-        value={'type': str, 'enum': ['generate'],
+        value={'type': str, 'enum': list(flavor_specs.DISK_KEY_VALUES),
                'description': 'generate'},
     ),
     base.ExtraSpecValidator(
@@ -186,7 +187,8 @@ EXTRA_SPEC_VALIDATORS = [
             'What happens to a generated disk key when the server is '
             'deleted: delete (default) or keep. Needs '
             'buckypaper:disk_key=generate.'),
-        value={'type': str, 'enum': ['delete', 'keep'],
+        value={'type': str,
+               'enum': list(flavor_specs.DISK_KEY_ON_DELETE_VALUES),
                'description': 'delete or keep'},
     ),
 ]
@@ -284,13 +286,11 @@ def check_flavor(extra_specs, model):
         attestation=ours.get(ATTESTATION, 'required') == 'required',
         firmware=ours.get(FIRMWARE),
         min_tcb=min_tcb,
-        disk_key=ours.get(DISK_KEY) == 'generate',
+        disk_key=ours.get(DISK_KEY) == flavor_specs.GENERATE,
         disk_key_on_delete=ours.get(DISK_KEY_ON_DELETE, 'delete'))
-    if options.disk_key and not options.attestation:
-        _fail('%s needs %s=required: the key is released only to the '
-              'attested instance.', DISK_KEY, ATTESTATION)
-    if DISK_KEY_ON_DELETE in ours and not options.disk_key:
-        _fail('%s needs %s=generate.', DISK_KEY_ON_DELETE, DISK_KEY)
+    problem = flavor_specs.disk_key_problem(ours)
+    if problem:
+        _fail(problem)
     if tee == binding.SNP:
         options.snp_smt = _flag(ours, SNP_SMT, True)
         options.snp_single_socket = _flag(ours, SNP_SINGLE_SOCKET, False)

@@ -252,6 +252,42 @@ def test_flavor_create_issues_the_nova_calls(osc, cloud):
     assert code != 0 and 'SEV-SNP options on a TDX flavor' in err
 
 
+def test_flavor_create_with_a_generated_disk_key(osc, cloud):
+    out = json.loads(osc.ok(
+        'operator', 'flavor', 'create', 'tdx.disk-key', '--tee', 'tdx',
+        '--disk-key', 'generate', '--keep-disk-key-on-delete', '-f', 'json'))
+    specs = {'hw:mem_encryption': 'True',
+             'hw:mem_encryption_model': 'intel-tdx',
+             'buckypaper:attestation': 'required',
+             'buckypaper:disk_key': 'generate',
+             'buckypaper:disk_key_on_delete': 'keep'}
+    assert out['properties'] == specs
+    assert cloud.flavors[out['id']]['extra_specs'] == specs
+    out = json.loads(osc.ok(
+        'operator', 'flavor', 'create', 'snp.disk-key', '--tee', 'sev-snp',
+        '--disk-key', 'generate', '-f', 'json'))
+    assert out['properties']['buckypaper:disk_key'] == 'generate'
+    assert 'buckypaper:disk_key_on_delete' not in out['properties']
+
+    # Refused before any Nova call, as the Nova driver would refuse them.
+    cloud.nova_requests.clear()
+    for argv, message in (
+            (['--keep-disk-key-on-delete'],
+             'buckypaper:disk_key_on_delete needs '
+             'buckypaper:disk_key=generate'),
+            (['--property', 'buckypaper:disk_key_on_delete=keep'],
+             'buckypaper:disk_key_on_delete needs '
+             'buckypaper:disk_key=generate'),
+            (['--disk-key', 'generate', '--attestation', 'disabled'],
+             'buckypaper:disk_key needs buckypaper:attestation=required'),
+            (['--disk-key', 'keep'], "invalid choice: 'keep'")):
+        code, _, err = osc('operator', 'flavor', 'create', 'refused',
+                           '--tee', 'sev-snp', *argv)
+        assert code != 0 and message in err, (argv, err)
+    assert cloud.nova_requests == []
+    assert 'refused' not in [f['name'] for f in cloud.flavors.values()]
+
+
 def test_no_transport_url_is_a_clear_error(cloud):
     env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
     done = subprocess.run(

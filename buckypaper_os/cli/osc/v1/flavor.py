@@ -2,15 +2,19 @@
 
 Sets ``hw:mem_encryption`` and ``hw:mem_encryption_model`` for the TEE and
 the ``buckypaper:`` extra specs of ``buckypaper_os.nova_driver.extra_specs``
-through python-novaclient. nova-api validates every ``buckypaper:`` key
-(our ``nova.api.extra_spec_validators`` entry point) and answers 400 for a
-bad one; the flavor is then deleted again, so no half-made flavor stays.
+through python-novaclient. The disk key options that do not go together
+(:mod:`buckypaper_os.flavor_specs`) are refused before any call; nova-api
+validates every ``buckypaper:`` key (our ``nova.api.extra_spec_validators``
+entry point) and answers 400 for a bad one; the flavor is then deleted
+again, so no half-made flavor stays.
 """
 
 from novaclient import client as nova_client
 from osc_lib.cli import format_columns
 from osc_lib.command import command
 from osc_lib import exceptions
+
+from buckypaper_os import flavor_specs
 
 #: Nova's microversion for flavor descriptions and extra specs validation.
 NOVA_API_VERSION = '2.86'
@@ -31,11 +35,14 @@ def extra_specs(parsed_args) -> dict:
     tee = parsed_args.tee
     specs = {'hw:mem_encryption': 'True',
              'hw:mem_encryption_model': MODELS[tee],
-             'buckypaper:attestation': parsed_args.attestation}
+             flavor_specs.ATTESTATION: parsed_args.attestation}
     optional = {
         'buckypaper:firmware': parsed_args.firmware,
         'buckypaper:min_tcb': parsed_args.min_tcb,
+        flavor_specs.DISK_KEY: parsed_args.disk_key,
     }
+    if parsed_args.keep_disk_key_on_delete:
+        optional[flavor_specs.DISK_KEY_ON_DELETE] = flavor_specs.KEEP
     if tee == 'sev-snp':
         optional.update({
             'buckypaper:snp_min_abi': parsed_args.snp_min_abi,
@@ -68,6 +75,9 @@ def extra_specs(parsed_args) -> dict:
             raise exceptions.CommandError('--property wants key=value, '
                                           'not %r' % item)
         specs[key] = value
+    problem = flavor_specs.disk_key_problem(specs)
+    if problem:
+        raise exceptions.CommandError(problem)
     return specs
 
 
@@ -105,10 +115,19 @@ class CreateFlavor(command.ShowOne):
                             action='store_true', default=True)
         public.add_argument('--private', dest='is_public',
                             action='store_false')
-        parser.add_argument('--attestation', default='required',
-                            choices=('required', 'disabled'),
+        parser.add_argument('--attestation', default=flavor_specs.REQUIRED,
+                            choices=flavor_specs.ATTESTATION_VALUES,
                             help='Register servers with Nitride '
                                  '(default: required)')
+        parser.add_argument('--disk-key', choices=flavor_specs.DISK_KEY_VALUES,
+                            help='generate: the Nova driver creates each '
+                                 'server\'s disk key in Barbican, released '
+                                 'only to that attested server (needs '
+                                 '--attestation required)')
+        parser.add_argument('--keep-disk-key-on-delete', action='store_true',
+                            help='Keep the generated disk key when the '
+                                 'server is deleted (default: delete it; '
+                                 'needs --disk-key generate)')
         parser.add_argument('--firmware', metavar='<catalog-name>',
                             help='Firmware catalog entry')
         parser.add_argument('--min-tcb', metavar='<name=svn,...>',
