@@ -68,7 +68,7 @@ function create_nitride_accounts {
         "$SERVICE_PROJECT_NAME" "$SERVICE_DOMAIN_NAME" "$SERVICE_DOMAIN_NAME"
     # Tenants give this ID read access to their disk keys (key bind
     # --nitride-user, the Heat templates' nitride_user).
-    echo "$user" > "$BUCKYPAPER_CONF_DIR/nitride-user-id"
+    echo "$user" > "$NITRIDE_USER_ID_FILE"
 }
 
 function configure_nitride_relay_auth {
@@ -137,6 +137,14 @@ function configure_nova_buckypaper {
             "$BUCKYPAPER_FIRMWARE_CATALOG"
         iniset "$conf" nitride topic "$NITRIDE_TOPIC"
     done
+    # For flavors with buckypaper:disk_key=generate (the guest's metadata
+    # and the key's ACL); the user exists with Barbican and Keystone.
+    iniset "$NOVA_CPU_CONF" buckypaper_compute nitride_guest_url \
+        "$NITRIDE_GUEST_URL"
+    if [[ -f "$NITRIDE_USER_ID_FILE" ]]; then
+        iniset "$NOVA_CPU_CONF" buckypaper_compute nitride_user_id \
+            "$(< "$NITRIDE_USER_ID_FILE")"
+    fi
 }
 
 function init_nitride {
@@ -162,17 +170,22 @@ function start_buckypaper_compute {
 }
 
 function create_buckypaper_flavors {
-    local spec name tee vcpus ram disk
+    local spec name tee vcpus ram disk disk_key options
     for spec in $BUCKYPAPER_FLAVORS; do
-        IFS=: read -r name tee vcpus ram disk <<< "$spec"
+        IFS=: read -r name tee vcpus ram disk disk_key <<< "$spec"
+        options=(--tee "$tee" --vcpus "$vcpus" --ram "$ram" --disk "$disk")
+        if [[ -n "$disk_key" ]]; then
+            # The Nova driver creates the key in Barbican.
+            is_service_enabled barbican || continue
+            options+=(--disk-key "$disk_key")
+        fi
         if openstack --os-cloud devstack-admin flavor show "$name" \
                 > /dev/null 2>&1; then
             continue
         fi
         openstack --os-cloud devstack-admin \
             --os-nitride-transport-url "$(get_transport_url)" \
-            confidential flavor create "$name" --tee "$tee" \
-            --vcpus "$vcpus" --ram "$ram" --disk "$disk"
+            confidential flavor create "$name" "${options[@]}"
     done
 }
 

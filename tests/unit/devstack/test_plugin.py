@@ -227,6 +227,13 @@ def test_nova_runs_our_driver(full):
     # Only the firmware that exists is listed, with its SHA-384.
     assert 'name: ovmf-amdsev' in catalog and 'inteltdx' not in catalog
     assert 'sha384: %s' % hashlib.sha384(b'firmware').hexdigest() in catalog
+    # What the driver needs for flavors that generate disk keys.
+    compute = {key[2]: value for key, value in ini.items()
+               if key[:2] == ('/etc/nova/nova-cpu.conf', 'buckypaper_compute')}
+    assert compute == {
+        'firmware_catalog': str(tmp_path / 'catalog.yaml'),
+        'nitride_guest_url': 'http://192.0.2.10:9797',
+        'nitride_user_id': 'u-nitride-id'}
     assert calls.index(['stop_process', 'n-cpu']) < calls.index(
         ['run_process', 'n-cpu', '%s/buckypaper-nova-compute --config-file '
          '/etc/nova/nova-cpu.conf' % (tmp_path / 'bin'), 'libvirt'])
@@ -246,7 +253,24 @@ def test_starts_nitride_and_creates_flavors(full):
         ['cvm.snp.small', '--tee', 'sev-snp', '--vcpus', '2', '--ram',
          '2048', '--disk', '20'],
         ['cvm.tdx.small', '--tee', 'tdx', '--vcpus', '2', '--ram', '2048',
-         '--disk', '20']]
+         '--disk', '20'],
+        ['cvm.snp.disk-key', '--tee', 'sev-snp', '--vcpus', '2', '--ram',
+         '2048', '--disk', '20', '--disk-key', 'generate'],
+        ['cvm.tdx.disk-key', '--tee', 'tdx', '--vcpus', '2', '--ram', '2048',
+         '--disk', '20', '--disk-key', 'generate']]
+
+
+def test_without_barbican_no_disk_key_flavors(tmp_path):
+    calls = _dry_run(tmp_path, PHASES, ['nitride', 'nitride-api', 'nova',
+                                        'n-cpu', 'keystone'])
+    created = [c[c.index('create') + 1] for c in calls
+               if c[0] == 'openstack' and 'confidential' in c]
+    assert created == ['cvm.snp.small', 'cvm.tdx.small']
+    # No Nitride service user to name: the driver refuses such flavors.
+    ini = _ini(calls)
+    compute = '/etc/nova/nova-cpu.conf', 'buckypaper_compute'
+    assert ini[compute + ('nitride_guest_url',)] == 'http://192.0.2.10:9797'
+    assert compute + ('nitride_user_id',) not in ini
 
 
 def test_simulated_tee_and_without_nova_or_barbican(tmp_path):
