@@ -11,6 +11,7 @@ headless Chromium driven by Selenium. Every server is a child process
 stopped at the end of the module.
 """
 
+import json
 import os
 import pathlib
 import shutil
@@ -55,6 +56,10 @@ START_TIMEOUT = 120
 #: Tenants of the test: name -> (project, password).
 TENANTS = {'alice': 'alpha', 'bob': 'beta'}
 BAD_MEASUREMENT = bytes.fromhex('66' * 48)
+#: The firmware catalog Nitride shows to admins.
+FIRMWARE = {'name': 'ovmf-amdsev-2026.08',
+            'path': '/usr/share/ovmf/OVMF.amdsev.fd', 'sha384': '5c' * 48,
+            'tees': ['sev-snp']}
 
 
 def free_port() -> int:
@@ -169,8 +174,11 @@ def start_nitride(root: pathlib.Path, processes: Processes,
                   pki_dir: str) -> typing.Tuple[str, pathlib.Path]:
     """Nitride's HTTP API with Keystone auth; its URL and config file."""
     port = free_port()
+    catalog = root / 'firmware.json'
+    catalog.write_text(json.dumps({'firmware': [FIRMWARE]}))
     conf = root / 'buckypaper.conf'
     conf.write_text(
+        '[buckypaper_compute]\nfirmware_catalog = %s\n'
         '[database]\nconnection = sqlite:///%s\n'
         '[nitride]\ntoken_key_file = %s\nsimulated_tee_trust_dir = %s\n'
         '[nitride_api]\nbind_port = %d\n'
@@ -178,7 +186,7 @@ def start_nitride(root: pathlib.Path, processes: Processes,
         'auth_url = %s\nauth_type = password\nusername = admin\n'
         'password = %s\nproject_name = admin\nuser_domain_id = default\n'
         'project_domain_id = default\ninterface = public\n'
-        % (root / 'nitride.sqlite', token_key_file, pki_dir, port,
+        % (catalog, root / 'nitride.sqlite', token_key_file, pki_dir, port,
            keystone_url, keystone_url, ADMIN_PASSWORD))
     run([os.path.join(BIN, 'buckypaper-nitride-manage'), '--config-file',
          str(conf), 'db', 'sync'])

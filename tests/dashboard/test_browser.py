@@ -196,4 +196,6 @@ def test_admin_views(cloud, browser, screenshots):
 
     open_page(browser, cloud, '/admin/confidential_firmware/', screenshots,
               'admin-firmware')
-    assert browser.find_element(By.CSS_SELECTOR, 'table#firmware')
+    firmware = cloud_mod.FIRMWARE
+    assert table_rows(browser, 'firmware') == {firmware['name']: [
+        firmware['name'], 'sev-snp', firmware['sha384'], firmware['path']]}

@@ -13,7 +13,8 @@ class FirmwareTable(tables.DataTable):
 
     name = tables.Column('name', verbose_name=_('Name'))
     tees = tables.Column(_tees, verbose_name=_('TEEs'))
-    sha384 = tables.Column('sha384', verbose_name=_('SHA-384'))
+    sha384 = tables.Column('sha384', verbose_name=_('SHA-384'),
+                           classes=('word-break',))
     path = tables.Column('path', verbose_name=_('Path'))
 
     class Meta:

@@ -16,7 +16,8 @@ class ReferencesTable(tables.DataTable):
     tee = tables.Column('tee', verbose_name=_('TEE'))
     flavor = tables.Column('flavor_id', verbose_name=_('Flavor ID'))
     measurements = tables.Column(_measurements,
-                                 verbose_name=_('Measurements'))
+                                 verbose_name=_('Measurements'),
+                                 classes=('word-break',))
     status = tables.Column('status', verbose_name=_('Tier'))
 
     class Meta:

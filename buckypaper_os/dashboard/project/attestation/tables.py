@@ -27,7 +27,8 @@ class InstancesTable(tables.DataTable):
     tee = tables.Column('tee', verbose_name=_('TEE'))
     flavor = tables.Column('flavor_id', verbose_name=_('Flavor ID'))
     status = tables.Column('status', verbose_name=_('Tier'))
-    reasons = tables.Column(_reasons, verbose_name=_('Reasons'))
+    reasons = tables.Column(_reasons, verbose_name=_('Reasons'),
+                            classes=('word-break',))
     attested_at = tables.Column('attested_at',
                                 verbose_name=_('Last attestation'))
 
