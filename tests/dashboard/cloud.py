@@ -40,6 +40,7 @@ from selenium.webdriver.chrome import service as chrome_service  # noqa
 from buckypaper_os import conf as bp_conf  # noqa: E402
 from buckypaper_os.dashboard import enabled as bp_enabled  # noqa: E402
 from buckypaper_os.nitride_service.api import guest_client  # noqa: E402
+from buckypaper_os.nitride_service.api import tenant_client  # noqa: E402
 from buckypaper_os.nitride_service.db import api as db_api  # noqa: E402
 from buckypaper_os.nitride_service import engine as engine_mod  # noqa
 from buckypaper_os.nitride_service import manager  # noqa: E402
@@ -147,13 +148,16 @@ def start_keystone(root: pathlib.Path, processes: Processes) -> str:
     return url
 
 
-def make_tenants(keystone_url: str) -> typing.Dict[str, dict]:
-    """Projects alpha and beta, each with a member; and the admin."""
+def keystone_admin(keystone_url: str) -> ks_client.Client:
     auth = v3.Password(auth_url=keystone_url, username='admin',
                        password=ADMIN_PASSWORD, project_name='admin',
                        user_domain_id='default',
                        project_domain_id='default')
-    keystone = ks_client.Client(session=ks_session.Session(auth=auth))
+    return ks_client.Client(session=ks_session.Session(auth=auth))
+
+
+def make_tenants(keystone: ks_client.Client) -> typing.Dict[str, dict]:
+    """Projects alpha and beta, each with a member; and the admin."""
     member = keystone.roles.find(name='member')
     tenants = {'admin': {'password': ADMIN_PASSWORD,
                          'project_id': keystone.projects.find(
@@ -206,6 +210,15 @@ def write_token_key(path: pathlib.Path) -> str:
     return str(path)
 
 
+def register_nitride(keystone: ks_client.Client, nitride_url: str) -> None:
+    """Nitride in the catalog, where the dashboard finds it."""
+    service = keystone.services.create(
+        'nitride', tenant_client.SERVICE_TYPE,
+        description='buckypaper-os attestation verifier')
+    keystone.endpoints.create(service, nitride_url, interface='public',
+                              region='RegionOne')
+
+
 def register_and_attest(nitride: manager.NitrideManager, nitride_url: str,
                         pki, project_id: str, measurement: bytes) -> str:
     """An instance registered and attested; its UUID.
@@ -244,9 +257,11 @@ def install_plugin(settings: str) -> None:
 
 
 def start_horizon(root: pathlib.Path, processes: Processes,
-                  keystone_url: str, nitride_url: str,
-                  nitride_conf: pathlib.Path) -> str:
-    """Horizon with the plugin; its URL."""
+                  keystone_url: str, nitride_conf: pathlib.Path) -> str:
+    """Horizon with the plugin; its URL.
+
+    It finds Nitride in the Keystone catalog (no BUCKYPAPER_NITRIDE_URL).
+    """
     port = free_port()
     install_plugin(
         'DEBUG = False\n'
@@ -258,10 +273,9 @@ def start_horizon(root: pathlib.Path, processes: Processes,
         'SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"\n'
         'COMPRESS_OFFLINE = False\n'
         'STATIC_ROOT = %r\n'
-        'BUCKYPAPER_NITRIDE_URL = %r\n'
         'BUCKYPAPER_CONFIG_FILES = [%r]\n'
         % (uuid.uuid4().hex * 2, keystone_url, str(root / 'static'),
-           nitride_url, str(nitride_conf)))
+           str(nitride_conf)))
     url = 'http://127.0.0.1:%d' % port
     processes.start('horizon', [
         sys.executable, '-m', 'tests.dashboard.wsgi_serve', str(port),
@@ -285,7 +299,8 @@ def cloud(tmp_path_factory, pki, pki_dir) -> typing.Iterator[Cloud]:
     processes = Processes(root)
     try:
         keystone_url = start_keystone(root, processes)
-        tenants = make_tenants(keystone_url)
+        keystone = keystone_admin(keystone_url)
+        tenants = make_tenants(keystone)
         nitride_url, nitride_conf = start_nitride(
             root, processes, keystone_url,
             write_token_key(root / 'token.pem'), pki_dir)
@@ -299,8 +314,9 @@ def cloud(tmp_path_factory, pki, pki_dir) -> typing.Iterator[Cloud]:
             'contraindicated': register_and_attest(
                 nitride, nitride_url, pki, alpha, BAD_MEASUREMENT)}
         db_api.dispose_engine()
+        register_nitride(keystone, nitride_url)
         horizon_url = start_horizon(root, processes, keystone_url,
-                                    nitride_url, nitride_conf)
+                                    nitride_conf)
         yield Cloud(horizon_url, nitride_url, tenants, instances,
                     processes)
     finally:
