@@ -26,10 +26,12 @@ class FakeNitride:
     def __init__(self):
         self.answer = None
         self.calls = []
+        self.contexts = []
 
     def authorize_release(self, context, ticket, secret_ref, project_id,
                           release_policy):
         self.calls.append((ticket, secret_ref, project_id, release_policy))
+        self.contexts.append(context)
         if isinstance(self.answer, Exception):
             raise self.answer
         return self.answer
@@ -83,6 +85,7 @@ def test_release_sealed(vault):
     meta = vault.store_secret(dto())
     pair = sealing.TeeKeyPair()
     vault._nitride.answer = allowed(pair)
+    request = context_mod.get_current()
     out = vault.get_secret('symmetric', dict(
         meta, trans_wrapped_session_key='ticket', transport_key='x'))
     blob = base64.b64decode(out.secret)
@@ -91,6 +94,10 @@ def test_release_sealed(vault):
     assert vault._nitride.calls == [(
         'ticket', SECRET, PROJECT,
         {'instance': INSTANCE, 'tee': 'sev-snp'})]
+    (asked,) = vault._nitride.contexts
+    assert (asked.project_id, asked.roles) == (PROJECT, ['service'])
+    # Barbican's request context stays the current one (its logs, policy).
+    assert context_mod.get_current() is request
 
 
 @pytest.mark.parametrize('answer', [
