@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import hmac
 import secrets
+import sqlite3
 import threading
 import typing
 
@@ -28,9 +29,12 @@ NONCE_BYTES = 32
 BINDING_HEX_LENGTHS = (64, 96)
 
 _ENGINE: typing.Optional[sa.Engine] = None
+#: Per SQLite file engine: a connection held open (see _keep_open).
+_KEEPER: typing.List[sqlite3.Connection] = []
 #: Execution option of the sessions that write (see _share_sqlite).
 _WRITE = 'buckypaper_write'
 _LOCK = threading.Lock()
+_KEEPER_LOCK = threading.Lock()
 
 
 class NonceRefused(Exception):
@@ -83,6 +87,9 @@ def _share_sqlite(engine: sa.Engine) -> None:
     @sa.event.listens_for(engine, 'connect')
     def _wal(dbapi_connection, record) -> None:
         dbapi_connection.execute('PRAGMA journal_mode=WAL')
+        with _KEEPER_LOCK:
+            if not _KEEPER:
+                _keep_open(engine.url.database)
         if synchronous:
             dbapi_connection.execute('PRAGMA synchronous=NORMAL')
 
@@ -100,6 +107,20 @@ def _share_sqlite(engine: sa.Engine) -> None:
             connection.exec_driver_sql('BEGIN IMMEDIATE')
 
 
+def _keep_open(path: typing.Optional[str]) -> None:
+    """Hold a connection to the SQLite file ``path`` for the engine's life.
+
+    oslo.db keeps no pool of SQLite connections, and when the last one
+    closes SQLite checkpoints the write-ahead log into the database and
+    deletes it: every session's end would pay for that (an fsync). The
+    kept connection has read the database in WAL mode, so it counts.
+    """
+    if path and path != ':memory:':
+        keeper = sqlite3.connect(path, check_same_thread=False)
+        keeper.execute('SELECT COUNT(*) FROM sqlite_master').fetchall()
+        _KEEPER.append(keeper)
+
+
 def dispose_engine() -> None:
     """Forget the engine, e.g. after a fork or a configuration change."""
     global _ENGINE
@@ -107,6 +128,9 @@ def dispose_engine() -> None:
         if _ENGINE is not None:
             _ENGINE.dispose()
             _ENGINE = None
+        with _KEEPER_LOCK:
+            while _KEEPER:
+                _KEEPER.pop().close()
 
 
 def _session(write: bool = False) -> orm.Session:

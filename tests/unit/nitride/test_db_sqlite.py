@@ -6,6 +6,7 @@ do.
 """
 
 import concurrent.futures
+import os
 import sqlite3
 import uuid
 
@@ -47,3 +48,9 @@ def test_reads_do_not_wait_for_a_writer(db):  # noqa: F811
                        "'2026-01-01 00:00:00')")
         assert len(api.audit_list()) == 1  # the committed state
         writer.rollback()
+
+
+def test_the_log_outlives_each_session(db):  # noqa: F811
+    """No checkpoint and fsync at every session's end."""
+    api.audit_append('register', 'registered', [], instance_uuid='i')
+    assert os.path.exists(str(db) + '-wal')
