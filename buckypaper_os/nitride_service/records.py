@@ -44,8 +44,9 @@ def check(export: dict, simulated_trust_dir: typing.Optional[str] = None
         raise ValueError('the export has no usable JWK Set: %s' % exc) \
             from None
     verifier = verifier_mod.Verifier(simulated_trust_dir)
-    return [_check_record(record, keys, verifier)
-            for record in export['attestations']]
+    return [_check_record(record, keys, verifier) if isinstance(
+        record, dict) else _finding({}, ['record is not a JSON object'])
+        for record in export['attestations']]
 
 
 def _check_record(record: dict, keys: list,
@@ -72,13 +73,18 @@ def _token_problems(record: dict, keys: list,
                               now=at.timestamp())
     except token.TokenError as exc:
         return ['token: %s' % exc]
-    ((tee, submod),) = claims['submods'].items()
-    expected = {'jti': record.get('token_jti'),
-                token.INSTANCE: record.get('instance_uuid'),
-                token.PROJECT: record.get('project_id')}
-    problems = ['token %s is not the record\'s' % name
-                for name, value in expected.items() if claims[name] != value]
-    if (tee, submod['ear.status'], submod[token.CLAIMS]) != (
+    try:
+        ((tee, submod),) = claims['submods'].items()
+        signed = (tee, submod['ear.status'], submod[token.CLAIMS])
+        expected = {'jti': record.get('token_jti'),
+                    token.INSTANCE: record.get('instance_uuid'),
+                    token.PROJECT: record.get('project_id')}
+        problems = ['token %s is not the record\'s' % name
+                    for name, value in expected.items()
+                    if claims[name] != value]
+    except (KeyError, TypeError, ValueError):
+        return ['token: not the claims of a Nitride attestation token']
+    if signed != (
             record.get('tee'), record.get('status'), record.get('claims')):
         problems.append('token TEE, status or claims are not the record\'s')
     return problems
@@ -98,8 +104,8 @@ def _evidence_problems(record: dict, verifier: verifier_mod.Verifier,
             evidence, tee=record.get('tee'), certs=certs,
             collateral=collateral_dir.MemoryCollateral(files) if files
             else None, at=at, policy=attestation.Policy())
-    except (attestation.EvidenceError, KeyError, TypeError, ValueError,
-            binascii.Error) as exc:
+    except (attestation.EvidenceError, AttributeError, KeyError, TypeError,
+            ValueError, binascii.Error) as exc:
         return ['evidence unreadable: %s' % exc]
     problems = []
     if record.get('simulated') and not simulated:
