@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # devstack plugin of buckypaper-os: installs the suite, configures
 # Barbican's secret store (the Vault), Nova's compute driver and extra-spec
-# validators, Nitride's Keystone service user for its release relay and
-# Heat's plugin directory, runs Nitride's RPC worker and guest API, and
+# validators, Nitride's Keystone service user (for its release relay and
+# its API's auth_token), service and endpoint, Heat's plugin directory and
+# Horizon's dashboard plugin, runs Nitride's RPC worker and API, and
 # creates sample confidential flavors. See doc/operator-guide.md.
 #
 # shellcheck shell=bash
@@ -53,8 +54,13 @@ function configure_nitride {
     if is_service_enabled barbican; then
         iniset "$BUCKYPAPER_CONF" nitride_release barbican_endpoint \
             "$(_buckypaper_barbican_url)"
-        if is_service_enabled keystone; then
-            create_nitride_accounts
+    fi
+    if is_service_enabled keystone; then
+        create_nitride_accounts
+        # The authenticated API validates tokens as the service user.
+        configure_keystone_authtoken_middleware "$BUCKYPAPER_CONF" \
+            "$NITRIDE_SERVICE_USER"
+        if is_service_enabled barbican; then
             configure_nitride_relay_auth
         fi
     fi
@@ -69,6 +75,11 @@ function create_nitride_accounts {
     # Tenants give this ID read access to their disk keys (key bind
     # --nitride-user, the Heat templates' nitride_user).
     echo "$user" > "$NITRIDE_USER_ID_FILE"
+    # Horizon's plugin finds Nitride's API by this service type.
+    get_or_create_service "$NITRIDE_SERVICE_NAME" "$NITRIDE_SERVICE_TYPE" \
+        "buckypaper-os attestation verifier (Nitride)"
+    get_or_create_endpoint "$NITRIDE_SERVICE_TYPE" "$REGION_NAME" \
+        "$NITRIDE_API_URL"
 }
 
 function configure_nitride_relay_auth {
@@ -91,6 +102,22 @@ function configure_heat_buckypaper {
     mkdir -p "$HEAT_PLUGIN_DIR"
     ln -sfn "$BUCKYPAPER_HEAT_PLUGIN_DIR" "$HEAT_PLUGIN_DIR/buckypaper"
     iniset "$HEAT_CONF" DEFAULT plugin_dirs "$HEAT_PLUGIN_DIR"
+}
+
+function configure_horizon_buckypaper {
+    # As devstack's dashboard plugins do: Horizon loads the panels named
+    # by the enabled/ files in local/enabled, then its static files are
+    # collected and compressed again and Apache restarted (Horizon runs
+    # already in the extra phase).
+    local enabled=$HORIZON_DIR/openstack_dashboard/local/enabled file
+    for file in "$BUCKYPAPER_DASHBOARD_ENABLED_DIR"/_9*.py; do
+        [[ -f "$file" ]] || die $LINENO \
+            "no dashboard enabled/ files in $BUCKYPAPER_DASHBOARD_ENABLED_DIR"
+        ln -fs "$file" "$enabled/"
+    done
+    "$PYTHON" "$HORIZON_DIR/manage.py" collectstatic --noinput
+    "$PYTHON" "$HORIZON_DIR/manage.py" compress --force
+    restart_apache_server
 }
 
 function _buckypaper_barbican_url {
@@ -141,7 +168,7 @@ function configure_nova_buckypaper {
     # and the key's ACL); the user exists with Barbican and Keystone.
     iniset "$NOVA_CPU_CONF" buckypaper_compute nitride_guest_url \
         "$NITRIDE_GUEST_URL"
-    if [[ -f "$NITRIDE_USER_ID_FILE" ]]; then
+    if is_service_enabled barbican && [[ -f "$NITRIDE_USER_ID_FILE" ]]; then
         iniset "$NOVA_CPU_CONF" buckypaper_compute nitride_user_id \
             "$(< "$NITRIDE_USER_ID_FILE")"
     fi
@@ -230,6 +257,10 @@ if is_service_enabled nitride nitride-api; then
         fi
         if is_service_enabled nova; then
             create_buckypaper_flavors
+        fi
+        if is_service_enabled horizon; then
+            echo_summary "Enabling buckypaper-os in Horizon"
+            configure_horizon_buckypaper
         fi
     fi
     if [[ "$1" == "unstack" ]]; then

@@ -17,6 +17,7 @@ from oslo_config import cfg
 import pytest
 
 from buckypaper_os.conf import vault as vault_conf
+from buckypaper_os.nitride_service.api import tenant_client
 from buckypaper_os.nitride_service import barbican_relay
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -26,7 +27,9 @@ DEVSTACK = os.path.join(ROOT, 'devstack')
 STUBS = r'''
 record() { { printf '%q ' "$@"; echo; } >> "$CALLS"; }
 for f in iniset run_process stop_process setup_develop recreate_database \
-         echo_summary get_or_add_user_project_role; do
+         echo_summary get_or_add_user_project_role get_or_create_service \
+         get_or_create_endpoint configure_keystone_authtoken_middleware \
+         restart_apache_server; do
     eval "$f() { record $f \"\$@\"; }"
 done
 sudo() {
@@ -53,6 +56,7 @@ get_transport_url() { echo rabbit://stackrabbit:pw@127.0.0.1:5672/; }
 database_connection_url() { echo "mysql+pymysql://root:pw@127.0.0.1/$1"; }
 openssl() { record openssl "$@"; }
 get_or_create_user() { record get_or_create_user "$@"; echo u-$1-id; }
+die() { record die "$@"; exit 1; }
 '''
 
 
@@ -61,7 +65,8 @@ def _dry_run(tmp_path, phases, enabled, env=None):
     bindir = tmp_path / 'bin'
     bindir.mkdir()
     for name in ('buckypaper-nitride-manage', 'buckypaper-simulated-tee',
-                 'buckypaper-vault-manage', 'buckypaper-vault-rotate-kek'):
+                 'buckypaper-vault-manage', 'buckypaper-vault-rotate-kek',
+                 'python3'):
         script = bindir / name
         script.write_text('#!/bin/sh\necho %s "$@" >> "$CALLS"\n' % name)
         script.chmod(0o755)
@@ -78,6 +83,8 @@ def _dry_run(tmp_path, phases, enabled, env=None):
         'SERVICE_PASSWORD': 'service-pw', 'SERVICE_DOMAIN_NAME': 'Default',
         'SERVICE_PROJECT_NAME': 'service',
         'KEYSTONE_SERVICE_URI': 'http://192.0.2.10/identity',
+        'REGION_NAME': 'RegionOne', 'PYTHON': str(bindir / 'python3'),
+        'HORIZON_DIR': str(tmp_path / 'horizon'),
         'BUCKYPAPER_CONF_DIR': str(tmp_path / 'etc'),
         'BUCKYPAPER_FIRMWARE_CATALOG': str(tmp_path / 'catalog.yaml'),
         'BUCKYPAPER_SNP_FIRMWARE': str(firmware),
@@ -186,6 +193,59 @@ def test_nitride_service_user_for_the_relay(full):
         'u-nitride-id\n')
 
 
+def test_nitride_api_behind_auth_token_in_the_catalog(full):
+    calls, tmp_path = full
+    conf = str(tmp_path / 'etc' / 'buckypaper.conf')
+    # devstack's helper writes [keystone_authtoken] for the service user
+    # that create_nitride_accounts made before.
+    assert ['configure_keystone_authtoken_middleware', conf, 'nitride'] in (
+        calls)
+    assert calls.index(['get_or_create_user', 'nitride', 'service-pw',
+                        'Default']) < calls.index(
+        ['configure_keystone_authtoken_middleware', conf, 'nitride'])
+    # Registered as the service type the dashboard looks up.
+    services = [c for c in calls if c[0] == 'get_or_create_service']
+    assert [c[1:3] for c in services] == [
+        ['nitride', tenant_client.SERVICE_TYPE]]
+    assert [c for c in calls if c[0] == 'get_or_create_endpoint'] == [
+        ['get_or_create_endpoint', tenant_client.SERVICE_TYPE, 'RegionOne',
+         'http://192.0.2.10:9797']]
+    # Horizon is not enabled here: nothing done for it.
+    assert ['restart_apache_server'] not in calls
+    assert not (tmp_path / 'horizon').exists()
+
+
+def test_horizon_gets_the_dashboard(tmp_path):
+    horizon = tmp_path / 'horizon'
+    enabled = horizon / 'openstack_dashboard' / 'local' / 'enabled'
+    enabled.mkdir(parents=True)
+    calls = _dry_run(tmp_path, PHASES, ALL + ['horizon'],
+                     {'BUCKYPAPER_DIR': ROOT})
+    source = os.path.join(ROOT, 'buckypaper_os', 'dashboard', 'enabled')
+    expected = sorted(name for name in os.listdir(source)
+                      if name.startswith('_9') and name.endswith('.py'))
+    assert len(expected) >= 7
+    assert sorted(os.listdir(enabled)) == expected
+    for name in expected:
+        assert os.readlink(enabled / name) == os.path.join(source, name)
+    # Static files collected and compressed again, then Apache restarted.
+    manage = str(horizon / 'manage.py')
+    collect = calls.index(['python3', manage, 'collectstatic', '--noinput'])
+    compress = calls.index(['python3', manage, 'compress', '--force'])
+    assert collect < compress < calls.index(['restart_apache_server'])
+
+
+def test_horizon_without_enabled_files_fails(tmp_path):
+    (tmp_path / 'horizon').mkdir()
+    with pytest.raises(subprocess.CalledProcessError):
+        _dry_run(tmp_path, PHASES, ALL + ['horizon'],
+                 {'BUCKYPAPER_DASHBOARD_ENABLED_DIR': str(tmp_path / 'none')})
+    calls = [line.split() for line in
+             (tmp_path / 'calls').read_text().splitlines()]
+    assert calls[-1][0] == 'die'
+    assert ['restart_apache_server'] not in calls
+
+
 def test_heat_loads_the_disk_key_binding(full):
     calls, tmp_path = full
     plugins = tmp_path / 'data' / 'heat' / 'plugins'
@@ -271,6 +331,11 @@ def test_without_barbican_no_disk_key_flavors(tmp_path):
     compute = '/etc/nova/nova-cpu.conf', 'buckypaper_compute'
     assert ini[compute + ('nitride_guest_url',)] == 'http://192.0.2.10:9797'
     assert compute + ('nitride_user_id',) not in ini
+    # The API still validates tokens; the relay has no Barbican to call.
+    conf = str(tmp_path / 'etc' / 'buckypaper.conf')
+    assert ['configure_keystone_authtoken_middleware', conf, 'nitride'] in (
+        calls)
+    assert not [key for key in ini if key[:2] == (conf, 'nitride_release')]
 
 
 def test_simulated_tee_and_without_nova_or_barbican(tmp_path):
@@ -284,7 +349,9 @@ def test_simulated_tee_and_without_nova_or_barbican(tmp_path):
     assert ['buckypaper-simulated-tee', 'init', pki] in calls
     files = {key[0] for key in ini}
     assert files == {conf}
-    assert not [c for c in calls if c[0] == 'openstack']
+    assert not [c for c in calls if c[0] in (
+        'openstack', 'configure_keystone_authtoken_middleware',
+        'get_or_create_service', 'get_or_create_endpoint')]
     assert calls[-2:] == [['stop_process', 'nitride-api'],
                           ['stop_process', 'nitride']]
 
