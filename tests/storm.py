@@ -125,7 +125,9 @@ def _retryable(stage: str, status: int) -> bool:
     The enclaivelet's transient statuses; and a refused release after an
     affirming attestation, which only a verifier-side condition causes (no
     decision in time, a worker whose clock is off): the Vault released
-    nothing, and a fresh attestation may pass.
+    nothing, and a fresh attestation may pass. (The enclaivelet gives up on
+    that 403, although the Vault answers it for "no decision from the
+    verifier" during a broker or worker failure too.)
     """
     return status in agent.TRANSIENT or (stage == 'release'
                                          and status == 403)
