@@ -56,7 +56,9 @@ def effective(documents: typing.Iterable[typing.Optional[dict]],
     for document in documents:
         merged.update(document or {})
     merged.update(fixed)
-    lifetime = merged.pop(TOKEN_LIFETIME, default_lifetime)
+    lifetime = merged.pop(TOKEN_LIFETIME, None)
+    if lifetime is None:  # absent, or null in a document: the default
+        lifetime = default_lifetime
     try:
         return attestation.Policy.from_dict(merged), lifetime
     except attestation.EvidenceError as exc:
