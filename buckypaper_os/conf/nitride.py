@@ -45,6 +45,11 @@ OPTS = [
     cfg.IntOpt('nonce_lifetime', default=60, min=1,
                help='Seconds a challenge nonce may be used after it is '
                     'issued. Nonces are single use.'),
+    cfg.IntOpt('nonce_purge_interval', default=300, min=1,
+               help='Seconds between two deletions of expired challenge '
+                    'nonces by each RPC worker, so that the nonce table '
+                    'holds little more than the nonces that may still be '
+                    'used.'),
     cfg.IntOpt('challenges_per_minute', default=30, min=1,
                max=60 * 1000 * 1000,
                help='Sustained rate of challenges one instance may ask '

@@ -1,11 +1,14 @@
 """``buckypaper-nitride``: an RPC worker of the Nitride verifier.
 
 Any number of workers may serve one topic: they share the database and
-keep no state of their own. SIGTERM or SIGINT stops a worker after the
-calls it is serving.
+keep no state of their own. Each also deletes expired challenge nonces
+every ``[nitride] nonce_purge_interval`` seconds (idempotent, so any
+number may). SIGTERM or SIGINT stops a worker after the calls it is
+serving.
 """
 
 import sys
+import threading
 import typing
 
 from oslo_log import log as logging
@@ -14,6 +17,7 @@ import oslo_messaging as messaging
 from buckypaper_os import conf as bp_conf
 from buckypaper_os.nitride_service import audit
 from buckypaper_os.nitride_service import daemon
+from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import manager
 from buckypaper_os.nitride_service import rpc
@@ -31,16 +35,38 @@ def build_server(conf) -> messaging.MessageHandlingServer:
         serializer=rpc.ContextSerializer())
 
 
+def purge_nonces(conf, stop: threading.Event) -> None:
+    """Delete expired nonces every interval until ``stop`` is set.
+
+    The rate limit bounds how fast an instance adds nonces; this bounds
+    how long they stay. A failed purge is logged and tried again later.
+    """
+    while not stop.wait(conf.nitride.nonce_purge_interval):
+        try:
+            purged = db_api.nonce_purge()
+        except Exception as exc:  # the database is down or locked: later
+            LOG.warning('purging expired nonces failed (%s)',
+                        type(exc).__name__)
+            continue
+        LOG.debug('purged %d expired nonces', purged)
+
+
 def main(argv: typing.Optional[list] = None) -> int:
     """Run one worker until SIGTERM or SIGINT."""
     daemon.prepare(argv, 'buckypaper-nitride')
     server = build_server(CONF)
     server.start()
+    stop = threading.Event()
+    purger = threading.Thread(target=purge_nonces, args=(CONF, stop),
+                              name='nonce-purge', daemon=True)
+    purger.start()
     LOG.info('Nitride worker %s serving topic %s', CONF.host,
              CONF.nitride.topic)
     LOG.info('signal %d: stopping', daemon.wait_for_signal())
+    stop.set()
     server.stop()
     server.wait()
+    purger.join()
     return 0
 
 
