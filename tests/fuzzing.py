@@ -32,6 +32,11 @@ JSON = st.recursive(
 
 
 def settings_for(ci_examples: int) -> settings:
-    """:data:`SETTINGS` with fewer examples in CI, unless FUZZ_EXAMPLES."""
-    return settings(SETTINGS, max_examples=int(os.environ.get(
-        'FUZZ_EXAMPLES', ci_examples)))
+    """:data:`SETTINGS` for a slow test: ``ci_examples`` in CI.
+
+    Under ``FUZZ_EXAMPLES`` (the nightly run) it keeps the same share of
+    them as against the default 300, so slow tests stay proportionate.
+    """
+    nightly = os.environ.get('FUZZ_EXAMPLES')
+    return settings(SETTINGS, max_examples=ci_examples if nightly is None
+                    else max(ci_examples, int(nightly) * ci_examples // 300))
