@@ -159,8 +159,14 @@ def test_nitride_configuration(full):
             'sync'] in calls
 
 
-def test_nitride_service_user_for_the_relay(full):
+def test_nitride_service_user_for_the_relay(full, monkeypatch):
     calls, tmp_path = full
+    # oslo.config shares a registered OptGroup's options among the
+    # ConfigOpts it is registered on: the password plugin's options
+    # loaded below (auth_url required) would reach Nitride's global CONF
+    # of later tests through the module's group.
+    monkeypatch.setattr(vault_conf, 'RELEASE_GROUP', cfg.OptGroup(
+        vault_conf.RELEASE_GROUP.name))
     conf = str(tmp_path / 'etc' / 'buckypaper.conf')
     assert ['get_or_create_user', 'nitride', 'service-pw', 'Default'] in (
         calls)
