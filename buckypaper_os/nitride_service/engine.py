@@ -339,12 +339,12 @@ class Engine:
         if record is None:
             return None
         record.pop('token')
-        return _exportable(record)
+        return exportable(record)
 
     def reference(self, instance_uuid: str) -> typing.Optional[dict]:
         """What an instance's evidence must show (as registered), or None."""
         record = db_api.reference_get(instance_uuid)
-        return record and _exportable(record)
+        return record and exportable(record)
 
     def set_policy(self, scope: str, scope_id: str, document: dict,
                    user: typing.Optional[str] = None) -> dict:
@@ -370,10 +370,10 @@ class Engine:
         Each token verifies against ``jwks`` with any JOSE library.
         """
         return {'jwks': self.keys.jwks,
-                'attestations': [_exportable(r) for r in
+                'attestations': [exportable(r) for r in
                                  db_api.attestation_list(instance_uuid,
                                                          project_id)],
-                'audit': [_exportable(r) for r in
+                'audit': [exportable(r) for r in
                           db_api.audit_list(instance_uuid, project_id)]}
 
     # Helpers
@@ -431,6 +431,17 @@ def _collateral(files: typing.Optional[typing.Mapping[str, bytes]]):
     return attestation.collateral_dir.MemoryCollateral(files)
 
 
-def _exportable(row: dict) -> dict:
-    return {key: (value.isoformat() + 'Z' if isinstance(
-        value, datetime.datetime) else value) for key, value in row.items()}
+def json_value(value: typing.Any) -> typing.Any:
+    """A column value as JSON carries it: datetimes as ISO 8601 UTC.
+
+    The database keeps naive UTC datetimes; they become strings ending in
+    ``Z``. Other values are returned as they are.
+    """
+    if isinstance(value, datetime.datetime):
+        return value.isoformat() + 'Z'
+    return value
+
+
+def exportable(row: dict) -> dict:
+    """A database row as exported and served, with :func:`json_value`."""
+    return {key: json_value(value) for key, value in row.items()}

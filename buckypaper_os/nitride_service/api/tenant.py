@@ -180,7 +180,7 @@ class TenantApp:
         scope = request.GET.get('scope')
         _check_scope(scope, optional=True)
         policy.authorize(context, 'nitride:policy:get')
-        return {'policies': [engine_mod._exportable(row) for row in
+        return {'policies': [engine_mod.exportable(row) for row in
                              db_api.policy_list(scope)]}
 
     def show_policy(self, context, request, scope: str,
@@ -241,7 +241,7 @@ def _check_scope(scope: typing.Optional[str], optional=False) -> None:
 
 def _result(record: dict) -> dict:
     """An attestation record as shown: no token, no evidence."""
-    return engine_mod._exportable({
+    return engine_mod.exportable({
         key: value for key, value in record.items()
         if key not in ('token', 'evidence')})
 
@@ -258,8 +258,8 @@ def _instance(reference: dict, latest: typing.Optional[dict]) -> dict:
             'reasons': latest['reasons'] if latest else [],
             'simulated': bool(latest and latest['simulated']),
             'measurement': claims.get('measurement') or claims.get('mr_td'),
-            'attested_at': latest and engine_mod._exportable(
-                {'t': latest['created_at']})['t']}
+            'attested_at': latest and engine_mod.json_value(
+                latest['created_at'])}
 
 
 class _Router:
