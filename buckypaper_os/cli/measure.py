@@ -131,15 +131,21 @@ def _tdx(args) -> dict:
             'page_add_order': args.page_add_order}
 
 
+def compute(args: argparse.Namespace) -> dict:
+    """The expected measurement of parsed arguments, with its inputs.
+
+    ``args`` come from :func:`build_parser`. Raises
+    :class:`FirmwareError` for unusable input.
+    """
+    if args.command == 'sev-snp':
+        return _sev_snp(args)
+    return _tdx(args)
+
+
 def main(argv: typing.Sequence[str] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == 'sev-snp':
-            result = _sev_snp(args)
-            value = result['measurement']
-        else:
-            result = _tdx(args)
-            value = result['mrtd']
+        result = compute(args)
     except FirmwareError as exc:
         sys.stderr.write('buckypaper-measure: %s\n'
                          % str(exc).replace('\n', ' '))
@@ -147,7 +153,8 @@ def main(argv: typing.Sequence[str] = None) -> int:
     if args.format == 'json':
         print(json.dumps(result, indent=2, sort_keys=True))
     else:
-        print(value)
+        print(result['measurement' if args.command == 'sev-snp'
+                     else 'mrtd'])
     return EXIT_OK
 
 

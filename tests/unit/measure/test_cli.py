@@ -103,3 +103,12 @@ def test_bad_input_exits_2_with_one_line(capsys, files, tmp_path, argv):
     assert code == 2
     assert out == ''
     assert err.count('\n') == 1 and 'Traceback' not in err
+
+
+def test_compute_is_what_main_prints(capsys, files):
+    argv = ['tdx', '--firmware', files['tdvf'], '-f', 'json']
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    result = cli.compute(cli.build_parser().parse_args(argv))
+    assert result == json.loads(out)
+    assert result['mrtd'] == tdx_measure.mrtd(files['tdvf']).hex()

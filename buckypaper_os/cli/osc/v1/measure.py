@@ -62,8 +62,7 @@ class Measure(command.ShowOne):
                 'invalid options for %s (see above)' % parsed_args.tee
             ) from None
         try:
-            result = (measure._sev_snp(args) if args.command == 'sev-snp'
-                      else measure._tdx(args))
+            result = measure.compute(args)
         except FirmwareError as exc:
             raise exceptions.CommandError(str(exc)) from None
         fields = tuple(sorted(result))
