@@ -396,6 +396,7 @@ def test_wrong_methods_and_paths(vault):
         _problem(_request(vault, 'POST', path, '{}'), 405)
     _problem(_request(vault, 'GET', '/v1/' + 'a' * 10000), 404)
     _problem(_request(vault, 'DELETE', '/v1/attest'), 405)
+    _problem(_request(vault, 'GET', '/v1/%80%ff'), 404)  # not UTF-8
 
 
 def _problem(answer, status) -> dict:
