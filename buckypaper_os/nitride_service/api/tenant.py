@@ -26,6 +26,7 @@ from oslo_utils import strutils
 from oslo_utils import uuidutils
 import webob
 
+from buckypaper_os.nitride_service.api import app as app_mod
 from buckypaper_os.nitride_service.api import problems
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import engine as engine_mod
@@ -61,8 +62,11 @@ class TenantApp:
 
     def __call__(self, environ: dict, start_response) -> typing.Iterable:
         request = webob.Request(environ)
+        # The raw WSGI path, as in the guest API (webob's path_info decodes
+        # it as UTF-8 and raises for other bytes).
+        path = environ.get('PATH_INFO', '')
         try:
-            response = self._dispatch(request)
+            response = self._dispatch(request, path)
         except problems.Problem as exc:
             response = exc.response()
         except policy.Forbidden as exc:
@@ -71,17 +75,18 @@ class TenantApp:
             response = problems.Problem(exc.code, str(exc),
                                         exc.reasons).response()
         except Exception:
-            LOG.exception('%s %s: unexpected error', request.method,
-                          request.path_info)
+            LOG.exception('%s %r: unexpected error', request.method,
+                          path[:app_mod.MAX_LOGGED_PATH])
             response = problems.Problem(500, 'internal error').response()
         response.headers['Cache-Control'] = 'no-store'
         return response(environ, start_response)
 
-    def _dispatch(self, request: webob.Request) -> webob.Response:
+    def _dispatch(self, request: webob.Request,
+                  path: str) -> webob.Response:
         if request.environ.get('HTTP_X_IDENTITY_STATUS') != 'Confirmed':
             raise problems.Problem(401, 'authentication required')
         context = context_mod.RequestContext.from_environ(request.environ)
-        path, method = request.path_info, request.method
+        method = request.method
         instance = _INSTANCE.fullmatch(path)
         scoped_policy = _POLICY.fullmatch(path)
         if path == '/v1/instances':

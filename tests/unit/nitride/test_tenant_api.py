@@ -250,6 +250,12 @@ def test_unknown_routes_and_methods(api, tokens):
                  tokens['alice']).status_int == 404
 
 
+def test_a_path_that_is_not_utf8_is_not_found(api, tokens):
+    """Regression: webob's path_info raised out of the app (a 500)."""
+    for path in ('/v1/instances/%80', '/v1/policies/project/%ff'):
+        assert _call(api, path, tokens['root']).status_int == 404
+
+
 @pytest.fixture
 def served(api):
     server = api_server.make_server('127.0.0.1', 0, api)
