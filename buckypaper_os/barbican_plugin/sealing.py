@@ -19,6 +19,7 @@ for the instance and secret it was released for. Only the guest's private
 key opens it: :func:`open_sealed` is the guest side.
 """
 
+import functools
 import typing
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -64,8 +65,14 @@ def _p384_public(raw: bytes) -> ec.EllipticCurvePublicKey:
     return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP384R1(), raw)
 
 
+@functools.lru_cache(maxsize=256)
 def load_public_key(wire: bytes) -> typing.Tuple[int, typing.Any]:
-    """The suite id and key object of a TEE public key's wire form."""
+    """The suite id and key object of a TEE public key's wire form.
+
+    Cached by the wire bytes: a guest's key is released to many times
+    while its attestation lasts, and a public key object is immutable.
+    Invalid keys raise every time (exceptions are not cached).
+    """
     if not wire or wire[0] not in SUITES:
         raise SealingError('unknown HPKE suite of the TEE public key')
     try:

@@ -55,3 +55,14 @@ def test_tampered(pair, position):
 def test_malformed_public_keys(wire):
     with pytest.raises(sealing.SealingError):
         sealing.seal(wire, b'key', INSTANCE, SECRET)
+
+
+def test_loaded_key_reused_and_bad_key_refused_each_time(pair):
+    wire = pair.public_bytes()
+    assert sealing.load_public_key(wire) is sealing.load_public_key(wire)
+    blob = sealing.seal_to(sealing.load_public_key(wire), b'key', INSTANCE,
+                           SECRET)
+    assert pair.open(blob, INSTANCE, SECRET) == b'key'
+    for _ in range(2):
+        with pytest.raises(sealing.SealingError):
+            sealing.load_public_key(wire[:-1])
