@@ -93,7 +93,8 @@ def plain_reads(vault, count: int, pool: int, meter: storm.Meter) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--guests', type=int, default=1000)
-    parser.add_argument('--pool', type=int, default=64)
+    parser.add_argument('--pool', type=int, default=32,
+                        help='requests in flight (client threads)')
     parser.add_argument('--invalid', type=int, default=None,
                         help='guests with bad evidence (default 1%%)')
     parser.add_argument('--sequential', type=int, default=50)
