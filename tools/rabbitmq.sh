@@ -32,8 +32,21 @@ export RABBITMQ_ENABLED_PLUGINS_FILE=$state/enabled_plugins
 export RABBITMQ_ADVANCED_CONFIG_FILE=$state/advanced.config
 export ERL_CRASH_DUMP=$state/erl_crash.dump
 
+# PIDs listening on TCP port $1 of this machine.
+listeners() {
+    ss -ltnpH "sport = :$1" | { grep -o 'pid=[0-9]*' || true; } \
+        | cut -d= -f2 | sort -u
+}
+
 case $cmd in
 start)
+    if [ -n "$(listeners "$port")" ]; then
+        echo "port $port is in use; not starting a broker there" >&2
+        exit 1
+    fi
+    # An epmd already on this port belongs to someone else: never ours.
+    foreign_epmd=$(listeners "$ERL_EPMD_PORT")
+    rm -f "$state/epmd.pid"
     mkdir -p "$HOME" "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
     echo "$port" > "$state/port"
     printf 'loopback_users.guest = true\nlisteners.tcp.default = 127.0.0.1:%s\n' \
@@ -59,6 +72,9 @@ start)
         tail -5 "$state/server.out" >&2 || true
         exit 1
     fi
+    if [ -z "$foreign_epmd" ]; then
+        listeners "$ERL_EPMD_PORT" > "$state/epmd.pid"
+    fi
     echo "rabbit://guest:guest@127.0.0.1:$port/"
     ;;
 stop)
@@ -72,11 +88,16 @@ stop)
         kill -KILL -- "-$group" 2>/dev/null || true
         rm -f "$state/server.pid"
     fi
-    # epmd outlives the node; stop the one listening on this broker's port.
-    for pid in $(ss -ltnpH "sport = :$ERL_EPMD_PORT" \
-                 | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
-        kill "$pid" 2>/dev/null || true
-    done
+    # epmd outlives the node; stop it only if this broker started it and
+    # it still listens on this broker's epmd port.
+    if [ -f "$state/epmd.pid" ]; then
+        for pid in $(listeners "$ERL_EPMD_PORT"); do
+            if grep -qx "$pid" "$state/epmd.pid"; then
+                kill "$pid" 2>/dev/null || true
+            fi
+        done
+        rm -f "$state/epmd.pid"
+    fi
     ;;
 *)
     echo "usage: $0 start|stop STATE_DIR [PORT]" >&2
