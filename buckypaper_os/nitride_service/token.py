@@ -22,6 +22,7 @@ evidence (its HPKE SerializePublicKey encoding).
 """
 
 import dataclasses
+import functools
 import json
 import time
 import typing
@@ -54,7 +55,9 @@ def _json_bytes(value: dict) -> bytes:
                       separators=(',', ':')).encode('utf-8')
 
 
+@functools.lru_cache(maxsize=None)
 def _build() -> str:
+    """This package's version, looked up once (a search of sys.path)."""
     return pbr.version.VersionInfo('buckypaper-os').version_string()
 
 
