@@ -26,10 +26,13 @@ class FakeBarbican(http.server.BaseHTTPRequestHandler):
     """Answers like Barbican with the Vault; records each request."""
 
     requests = []
+    #: The client port of each request: one per connection.
+    ports = []
     status = 200
 
     def do_GET(self):
         type(self).requests.append((self.path, dict(self.headers)))
+        type(self).ports.append(self.client_address[1])
         url = urllib.parse.urlsplit(self.path)
         if url.path == '/v1/transport_keys':
             body = json.dumps({'transport_keys': [
@@ -59,6 +62,7 @@ def barbican():
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), FakeBarbican)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     FakeBarbican.requests = []
+    FakeBarbican.ports = []
     FakeBarbican.status = 200
     yield 'http://127.0.0.1:%d' % server.server_address[1]
     server.shutdown()
@@ -125,6 +129,17 @@ def test_relays_the_sealed_blob_unchanged(app, ticket):
     # The transport key id is looked up once.
     _release(app, {'secret': SECRET, 'ticket': token})
     assert len(FakeBarbican.requests) == 3
+
+
+def test_one_connection_for_many_releases(app, ticket, monkeypatch):
+    """A Barbican that keeps connections alive is called over one."""
+    monkeypatch.setattr(FakeBarbican, 'protocol_version', 'HTTP/1.1')
+    token = ticket[0]
+    for _ in range(3):
+        response = _release(app, {'secret': SECRET, 'ticket': token})
+        assert response.status_int == 200, response.text
+    assert len(FakeBarbican.requests) == 4
+    assert len(set(FakeBarbican.ports)) == 1
 
 
 def test_barbican_refusal_is_passed_on(app, ticket):
