@@ -123,11 +123,11 @@ def _retryable(stage: str, status: int) -> bool:
     """May a failure at ``stage`` with ``status`` pass with a retry?
 
     The enclaivelet's transient statuses; and a refused release after an
-    affirming attestation, which only a verifier-side condition causes (no
-    decision in time, a worker whose clock is off): the Vault released
-    nothing, and a fresh attestation may pass. (The enclaivelet gives up on
-    that 403, although the Vault answers it for "no decision from the
-    verifier" during a broker or worker failure too.)
+    affirming attestation, which only a verifier-side condition causes (a
+    worker whose clock is off): the Vault released
+    nothing, and a fresh attestation may pass. (No decision at all is a
+    503; the enclaivelet, too, retries a refused release, see
+    ``agent.NOT_YET_BOUND``.)
     """
     return status in agent.TRANSIENT or (stage == 'release'
                                          and status == 403)

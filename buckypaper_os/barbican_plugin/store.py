@@ -49,10 +49,8 @@ _SECRET_WITH_DEK = sa.select(
     db.PROJECT_KEYS.c.project_id == db.SECRETS.c.project_id)
 
 
-class Refused(barbican_exc.BarbicanHTTPException):
-    """A refusal: 403 with a reason that names no key material."""
-
-    status_code = 403
+class VaultError(barbican_exc.BarbicanHTTPException):
+    """An answer to the client whose reason names no key material."""
 
     def __init__(self, reason: str) -> None:
         self.message = reason
@@ -60,15 +58,22 @@ class Refused(barbican_exc.BarbicanHTTPException):
         super().__init__(reason, reason)
 
 
-class BadPolicy(barbican_exc.BarbicanHTTPException):
+class Refused(VaultError):
+    """A refusal (403)."""
+
+    status_code = 403
+
+
+class BadPolicy(VaultError):
     """A release policy that cannot be stored (400)."""
 
     status_code = 400
 
-    def __init__(self, reason: str) -> None:
-        self.message = reason
-        self.client_message = reason
-        super().__init__(reason, reason)
+
+class NoDecision(VaultError):
+    """Nitride could not be asked in time (503): nothing released, retry."""
+
+    status_code = 503
 
 
 def load_conf() -> cfg.ConfigOpts:
@@ -253,7 +258,10 @@ class VaultStore(ss.SecretStoreBase):
         return sealed
 
     def _authorize(self, ticket: str, row, policy: dict) -> dict:
-        """Nitride's yes, or :class:`Refused`: every doubt is a no."""
+        """Nitride's yes; otherwise :class:`Refused`, or :class:`NoDecision`.
+
+        Every doubt is a no: only an explicit, well-formed yes releases.
+        """
         if not isinstance(ticket, str) or not 0 < len(ticket) <= MAX_TICKET:
             raise Refused('malformed ticket')
         try:
@@ -264,10 +272,17 @@ class VaultStore(ss.SecretStoreBase):
                     roles=['service'], overwrite=False),
                 ticket, row.id, row.project_id, policy)
         except Exception as exc:  # timeouts, broker down, refusals
-            LOG.warning('Vault refused secret %s: Nitride gave no decision '
-                        '(%s)', row.id, type(exc).__name__)
-            raise Refused('release not authorized: no decision from the '
-                          'verifier') from None
+            # Imported here: refusals arrive as (subclasses of) it anyway.
+            from buckypaper_os.nitride_service import engine as engine_mod
+            if isinstance(exc, engine_mod.Refused):
+                LOG.info('Vault refused secret %s: the verifier refused '
+                         'the request', row.id)
+                raise Refused('release not authorized: refused by the '
+                              'verifier') from None
+            LOG.warning('Vault released nothing for secret %s: Nitride '
+                        'gave no decision (%s)', row.id, type(exc).__name__)
+            raise NoDecision('release not authorized: no decision from the '
+                             'verifier; retry later') from None
         if not (isinstance(answer, dict) and answer.get('allowed') is True
                 and isinstance(answer.get('tee_public_key'), str)
                 and isinstance(answer.get('instance_uuid'), str)):

@@ -149,7 +149,7 @@ class Relay:
 
 def _status(code: int) -> int:
     """The guest-facing status of Barbican's ``code``."""
-    return code if code in (400, 403, 404) else 502
+    return code if code in (400, 403, 404, 503) else 502
 
 
 def _description(body: bytes, reason: typing.Optional[str]) -> str:

@@ -105,16 +105,30 @@ def test_release_sealed(vault):
     {'allowed': 'yes', 'instance_uuid': INSTANCE, 'tee_public_key': 'AA=='},
     {'allowed': True, 'instance_uuid': INSTANCE},
     None, [],
-    messaging.MessagingTimeout('no reply'),
     engine_mod.Refused('forbidden'),
-    RuntimeError('broker down'),
 ])
 def test_refusals_release_nothing(vault, answer):
     meta = vault.store_secret(dto())
     vault._nitride.answer = answer
-    with pytest.raises(store_mod.Refused):
+    with pytest.raises(store_mod.Refused) as exc:
         vault.get_secret('symmetric', dict(
             meta, trans_wrapped_session_key='ticket'))
+    assert exc.value.status_code == 403
+
+
+@pytest.mark.parametrize('failure', [
+    messaging.MessagingTimeout('no reply'),
+    messaging.MessageDeliveryFailure('broker down'),
+    RuntimeError('broker down'),
+])
+def test_no_decision_releases_nothing_and_may_be_retried(vault, failure):
+    meta = vault.store_secret(dto())
+    vault._nitride.answer = failure
+    with pytest.raises(store_mod.NoDecision) as exc:
+        vault.get_secret('symmetric', dict(
+            meta, trans_wrapped_session_key='ticket'))
+    assert exc.value.status_code == 503
+    assert 'no decision' in exc.value.client_message
 
 
 def test_answer_for_another_instance_refused(vault):
