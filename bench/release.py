@@ -40,22 +40,14 @@ from buckypaper_os.simulated_tee import pki as pki_mod  # noqa: E402
 from tests.functional import conftest as vault_harness  # noqa: E402
 from tests.functional import test_vault_release as flow  # noqa: E402
 from tests.integration import conftest as harness  # noqa: E402
+from tests import storm  # noqa: E402
 
 
-def cpu_seconds(pids=None):
+def cpu_seconds(pids):
     """CPU seconds used by the processes ``pids``, or by the machine."""
-    tick = os.sysconf('SC_CLK_TCK')
     if pids is None:
-        with open('/proc/stat') as f:
-            fields = f.readline().split()[1:]
-        return (sum(int(v) for v in fields) - int(fields[3])
-                - int(fields[4])) / tick
-    used = 0
-    for pid in pids:
-        with open('/proc/%d/stat' % pid) as f:
-            fields = f.read().rsplit(')', 1)[1].split()
-        used += int(fields[11]) + int(fields[12])
-    return used / tick
+        return storm.cpu_seconds()
+    return sum(storm.cpu_seconds(pid) for pid in pids)
 
 
 def descendants(pid):
