@@ -147,10 +147,11 @@ def _share_sqlite(engine: sa.Engine) -> None:
 def _keep_open(path: typing.Optional[str]) -> None:
     """Hold a connection to the SQLite file ``path`` for the engine's life.
 
-    oslo.db keeps no pool of SQLite connections, and when the last one
-    closes SQLite checkpoints the write-ahead log into the database and
-    deletes it: every session's end would pay for that (an fsync). The
-    kept connection has read the database in WAL mode, so it counts.
+    When the last connection to the file closes, SQLite checkpoints the
+    write-ahead log into the database and deletes it (an fsync). The pool
+    keeps connections open, but drops them all when it is disposed (at
+    start, after a fork) and closes its overflow ones: the kept connection,
+    which has read the database in WAL mode, spares those moments too.
     """
     if path and path != ':memory:':
         keeper = sqlite3.connect(path, check_same_thread=False)
