@@ -117,3 +117,22 @@ def test_reference_values_shown_to_owner_only(api):
     assert (reference['tee'], reference['flavor_id']) == ('tdx', 'f1')
     with pytest.raises(policy.Forbidden):
         api.get_reference(STRANGER, instance)
+
+
+def test_contexts_travel_without_tokens_or_extra_fields():
+    context = context_mod.RequestContext(
+        user_id='nova', project_id='service', roles=['service'],
+        auth_token='gAAAAA-user-token', user_domain_id='default',
+        request_id='req-1', overwrite=False)
+    sent = rpc.ContextSerializer().serialize_context(context)
+    assert set(sent) <= set(rpc.CONTEXT_FIELDS)
+    assert 'gAAAAA-user-token' not in repr(sent)
+    # A Nova-style dict (service catalog, remote address) is filtered too.
+    as_dict = dict(context.to_dict(), service_catalog=[{'type': 'x'}],
+                   remote_address='10.0.0.1')
+    assert rpc.ContextSerializer().serialize_context(as_dict) == sent
+    received = rpc.ContextSerializer().deserialize_context(sent)
+    assert (received.user_id, received.project_id, received.roles,
+            received.user_domain_id, received.request_id) == (
+        'nova', 'service', ['service'], 'default', 'req-1')
+    assert received.auth_token is None
