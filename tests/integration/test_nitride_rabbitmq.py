@@ -2,16 +2,20 @@
 
 import re
 import sqlite3
+import threading
+import time
 import uuid
 
 from oslo_context import context as context_mod
 import oslo_messaging as messaging
+from oslo_messaging._drivers import amqpdriver
 import pytest
 
 from buckypaper_os import conf as bp_conf
 from buckypaper_os.nitride_service.api import guest_client
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import engine as engine_mod
+from buckypaper_os.nitride_service import rpc
 from buckypaper_os.nitride_service import rpcapi
 from tests.integration import conftest
 from tests.unit.nitride import guests
@@ -172,3 +176,41 @@ def test_broker_down_is_an_error_never_a_yes(deployment, tmp_path,
     finally:
         conftest.stop_broker(state)
         nitride.stop()
+
+
+def _reply_listener_switches() -> int:
+    """Context switches so far of this process's RPC reply listener(s)."""
+    total = 0
+    for thread in threading.enumerate():
+        target = getattr(thread, '_target', None)
+        if isinstance(getattr(target, '__self__', None),
+                      amqpdriver.ReplyWaiter):
+            with open('/proc/self/task/%d/status' % thread.native_id) as f:
+                total += sum(int(line.split()[1]) for line in f
+                             if line.startswith('voluntary_ctxt'))
+    return total
+
+
+def _call(deployment) -> None:
+    admin = context_mod.RequestContext(user_id='root', project_id='admin',
+                                       roles=['admin'])
+    assert deployment.api.get_reference(admin, str(uuid.uuid4())) is None
+
+
+def _idle_switches_after_a_call(deployment) -> int:
+    _call(deployment)
+    before = _reply_listener_switches()
+    time.sleep(0.6)
+    return _reply_listener_switches() - before
+
+
+def test_quiet_reply_listener_sleeps_between_replies(deployment,
+                                                     monkeypatch):
+    monkeypatch.setattr(amqpdriver, 'ACK_REQUEUE_EVERY_SECONDS_MIN', 0.001)
+    # oslo.messaging's own pace: wakes after 1, 2, 4... ms, ~9 times.
+    assert _idle_switches_after_a_call(deployment) >= 5
+    rpc.quiet_reply_polling()
+    assert _idle_switches_after_a_call(deployment) <= 2
+    # Replies still wake it at once: calls go on being answered.
+    for _ in range(20):
+        _call(deployment)
