@@ -15,13 +15,16 @@ callers against the same Barbican server in the same run:
   sealing), each blob opened by the guest afterwards;
 * the same through Nitride's guest API (``POST /v1/release``), for scale.
 
-Prints requests per second and p50/p99 latency of each, the CPU
+Plain reads and sealed releases alternate for ``--rounds`` rounds, so that
+a slow spell of the machine hurts both alike; the ratio is the median of
+the rounds'. Prints requests per second and p50/p99 latency of each, the CPU
 milliseconds per request of Barbican, each Nitride process, RabbitMQ (when
 this run started it), this process and the whole machine (which other
 work may share), and the ratio of sealed releases to plain reads (target:
 at least 0.8). Barbican reaches RabbitMQ directly, without the tests' tap.
 
 Usage: python bench/release.py [--guests N] [--callers C] [--requests R]
+                               [--rounds K]
 """
 
 import argparse
@@ -88,11 +91,19 @@ def run(name, callers, count, call, processes):
     return rate, [d[1] for d in done], used
 
 
+def add(totals, used):
+    """Add the CPU seconds ``used`` (name to seconds) into ``totals``."""
+    for name, seconds in used.items():
+        totals[name] = totals.get(name, 0.0) + seconds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--guests', type=int, default=8)
     parser.add_argument('--callers', type=int, default=8)
     parser.add_argument('--requests', type=int, default=400)
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='plain/sealed pairs, run alternately')
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix='bench-release-')
     with harness.any_broker(root, 5703) as url:
@@ -155,33 +166,41 @@ def measure(args, root, url):
         print('Barbican %s, Vault store, %d callers, %d guests'
               % (barbican_mod.VAULT_PLUGIN.split('.')[-1], args.callers,
                  args.guests))
-        plain_rate, _, plain_cpu = run(
-            'plain payload read (unbound)', args.callers, args.requests,
-            read, processes)
+        ratios, plain_cpu, sealed_cpu = [], {}, {}
+        for _ in range(args.rounds):  # interleaved: drifts hit both alike
+            plain_rate, _, used = run(
+                'plain payload read (unbound)', args.callers,
+                args.requests, read, processes)
+            add(plain_cpu, used)
+            sealed_rate, blobs, used = run(
+                'sealed release (Barbican, gated)', args.callers,
+                args.requests, sealed, processes)
+            add(sealed_cpu, used)
+            for index, blob in blobs:
+                guest, key, secret, _ = population[index % len(population)]
+                assert guest.pair.open(blob, guest.instance_uuid,
+                                       secret) == key
+            ratios.append(sealed_rate / plain_rate)
         _, _, acl_cpu = run(
             'plain read by Nitride\'s user (ACL)', args.callers,
             args.requests, read_through_acl, processes)
-        sealed_rate, blobs, sealed_cpu = run(
-            'sealed release (Barbican, gated)', args.callers,
-            args.requests, sealed, processes)
         run('sealed release (Nitride /v1/release)', args.callers,
             args.requests // 2, relayed, processes)
-        for index, blob in blobs:
-            guest, key, secret, _ = population[index % len(population)]
-            assert guest.pair.open(blob, guest.instance_uuid, secret) == key
-        print('ratio sealed / plain: %.2f (target >= 0.80)'
-              % (sealed_rate / plain_rate))
+        print('ratio sealed / plain per round: %s; median %.2f '
+              '(target >= 0.80)' % (', '.join('%.2f' % r for r in ratios),
+                                    statistics.median(ratios)))
+        total = args.rounds * args.requests
         print('ratio of Barbican CPU per request, plain / sealed: %.2f '
               '(Nitride and RabbitMQ share this machine\'s %d CPUs)'
               % (plain_cpu['barbican'] / sealed_cpu['barbican'],
                  os.cpu_count()))
         print('Barbican CPU ms per request: plain %.1f, through the ACL '
               '%.1f, sealed %.1f; Nitride (all workers) %.1f per release'
-              % (1000 * plain_cpu['barbican'] / args.requests,
+              % (1000 * plain_cpu['barbican'] / total,
                  1000 * acl_cpu['barbican'] / args.requests,
-                 1000 * sealed_cpu['barbican'] / args.requests,
+                 1000 * sealed_cpu['barbican'] / total,
                  1000 * sum(v for n, v in sealed_cpu.items()
-                            if n.startswith('nitride-')) / args.requests))
+                            if n.startswith('nitride-')) / total))
     finally:
         vault.stop()
 
