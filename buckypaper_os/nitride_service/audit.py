@@ -6,10 +6,12 @@ oslo.messaging notification (``nitride.<event>``) tells the rest of the
 cloud. Neither carries key material: reasons are verifier messages.
 """
 
+import contextlib
 import typing
 
 from oslo_log import log as logging
 import oslo_messaging as messaging
+import sqlalchemy as sa
 
 from buckypaper_os.nitride_service.db import api as db_api
 
@@ -35,6 +37,34 @@ class Auditor:
         event_id = db_api.audit_append(event, decision, list(reasons),
                                        instance_uuid=instance_uuid,
                                        project_id=project_id)
+        self._announce(event_id, event, decision, reasons, instance_uuid,
+                       project_id, details)
+        return event_id
+
+    @contextlib.contextmanager
+    def deciding(self, event: str, decision: str,
+                 reasons: typing.Sequence[str] = (), *,
+                 instance_uuid: typing.Optional[str] = None,
+                 project_id: typing.Optional[str] = None,
+                 **details) -> typing.Iterator[sa.Connection]:
+        """A write transaction that ends by recording the decision.
+
+        What the block writes on the connection it is given and the audit
+        record commit together (one transaction instead of two), or neither
+        does; the decision is logged and notified once they have.
+        """
+        with db_api.writing() as connection:
+            yield connection
+            event_id = db_api.audit_append(
+                event, decision, list(reasons), instance_uuid=instance_uuid,
+                project_id=project_id, connection=connection)
+        self._announce(event_id, event, decision, reasons, instance_uuid,
+                       project_id, details)
+
+    def _announce(self, event_id: int, event: str, decision: str,
+                  reasons: typing.Sequence[str],
+                  instance_uuid: typing.Optional[str],
+                  project_id: typing.Optional[str], details: dict) -> None:
         LOG.info('audit %d: %s %s instance=%s project=%s reasons=%s',
                  event_id, event, decision, instance_uuid, project_id,
                  list(reasons))
@@ -45,4 +75,3 @@ class Auditor:
             send = (self._notifier.warn if decision == REFUSED
                     else self._notifier.info)
             send({}, 'nitride.%s' % event, payload)
-        return event_id

@@ -165,10 +165,12 @@ class Engine:
                 % wait, 429, retry_after=wait),
                 instance_uuid, reference['project_id'])
         lifetime = self.conf.nitride.nonce_lifetime
-        nonce = db_api.nonce_create(instance_uuid, lifetime)
-        self.auditor.record('challenge', 'issued',
-                            instance_uuid=instance_uuid,
-                            project_id=reference['project_id'])
+        with self.auditor.deciding('challenge', 'issued',
+                                   instance_uuid=instance_uuid,
+                                   project_id=reference['project_id']
+                                   ) as connection:
+            nonce = db_api.nonce_create(instance_uuid, lifetime,
+                                        connection=connection)
         return {'nonce': b64encode(nonce), 'expires_in': lifetime,
                 'tee': reference['tee']}
 
@@ -206,24 +208,28 @@ class Engine:
                     'collateral': {name: b64encode(data) for name, data
                                    in (collateral or {}).items()}}
         if result.status == CONTRAINDICATED:
-            db_api.attestation_create(instance_uuid, project_id, tee,
-                                      result.status, result.claims,
-                                      result.reasons, simulated, received)
-            self._refuse('attest', Refused(result.reasons), instance_uuid,
-                         project_id)
+            with self.auditor.deciding('attest', audit.REFUSED,
+                                       result.reasons,
+                                       instance_uuid=instance_uuid,
+                                       project_id=project_id) as connection:
+                db_api.attestation_create(
+                    instance_uuid, project_id, tee, result.status,
+                    result.claims, result.reasons, simulated, received,
+                    connection=connection)
+            raise Refused(result.reasons)
         issued = token.issue(self.signer, result, instance_uuid, project_id,
                              tee_public_key, lifetime,
                              extra={SIMULATED: True} if simulated else None)
         expires = datetime.datetime.fromtimestamp(
             issued.claims['exp'], datetime.timezone.utc).replace(tzinfo=None)
-        db_api.attestation_create(instance_uuid, project_id, tee,
-                                  result.status, result.claims,
-                                  result.reasons, simulated, received,
-                                  issued.jti, issued.token, expires)
-        self.auditor.record('attest', result.status, result.reasons,
-                            instance_uuid=instance_uuid,
-                            project_id=project_id, jti=issued.jti,
-                            simulated=simulated)
+        with self.auditor.deciding('attest', result.status, result.reasons,
+                                   instance_uuid=instance_uuid,
+                                   project_id=project_id, jti=issued.jti,
+                                   simulated=simulated) as connection:
+            db_api.attestation_create(
+                instance_uuid, project_id, tee, result.status, result.claims,
+                result.reasons, simulated, received, issued.jti,
+                issued.token, expires, connection=connection)
         return {'token': issued.token, 'status': result.status,
                 'reasons': result.reasons, 'expires_in': lifetime,
                 'simulated': simulated}
@@ -242,11 +248,8 @@ class Engine:
         else:
             fixed['mr_config_id'] = binding.mr_config_id(instance,
                                                          project).hex()
-        documents = [_document(db_api.policy_get('project', project))]
-        if reference['flavor_id']:
-            documents.append(_document(db_api.policy_get(
-                'flavor', reference['flavor_id'])))
-        documents.append(reference['policy'])
+        documents = [reference['project_policy'],
+                     reference['flavor_policy'], reference['policy']]
         return appraisal.effective(documents, fixed,
                                    self.conf.nitride.token_lifetime)
 
@@ -379,8 +382,9 @@ class Engine:
     # Helpers
 
     def _reference(self, event: str, instance_uuid: str) -> dict:
-        reference = db_api.reference_get(instance_uuid)
-        if reference is None or db_api.binding_get(instance_uuid) is None:
+        """A bound instance's reference values and appraisal policies."""
+        reference = db_api.registration_get(instance_uuid)
+        if reference is None:
             self._refuse(event, Refused('unknown instance', 404),
                          instance_uuid)
         return reference

@@ -1,11 +1,13 @@
 """Database API of Nitride: the only code that touches its tables.
 
 Workers keep no state of their own: every function opens its own
-transaction on the engine of ``[database] connection``, so any number of
-processes sharing the database behave as one. Rows come back as plain dicts.
+transaction on the engine of ``[database] connection`` (or writes in one
+the caller opened with :func:`writing`), so any number of processes
+sharing the database behave as one. Rows come back as plain dicts.
 The audit log has no update or delete function.
 """
 
+import contextlib
 import datetime
 import hashlib
 import hmac
@@ -171,6 +173,26 @@ def dispose_engine() -> None:
                 _KEEPER.pop().close()
 
 
+@contextlib.contextmanager
+def writing() -> typing.Iterator[sa.Connection]:
+    """One write transaction (``BEGIN IMMEDIATE`` on SQLite).
+
+    Functions given its connection write in it: all commit together at the
+    end of the block, or none does.
+    """
+    with get_engine().execution_options(**{_WRITE: True}).begin() as conn:
+        yield conn
+
+
+def _write(statement: sa.Executable,
+           connection: typing.Optional[sa.Connection]) -> sa.CursorResult:
+    """Execute in ``connection``'s transaction, or in one of its own."""
+    if connection is not None:
+        return connection.execute(statement)
+    with writing() as own:
+        return own.execute(statement)
+
+
 def _session(write: bool = False) -> orm.Session:
     """A session; ``write`` for one that changes rows."""
     engine = get_engine()
@@ -239,6 +261,34 @@ def reference_delete(instance_uuid: str) -> bool:
     return _delete(models.ReferenceValue, instance_uuid)
 
 
+def registration_get(instance_uuid: str) -> typing.Optional[dict]:
+    """What a guest's challenge and attestation need, in one query.
+
+    The instance's reference values, with ``project_policy`` and
+    ``flavor_policy`` (the appraisal policy documents of its project and
+    flavor, or ``None``); ``None`` unless it has reference values and a
+    binding.
+    """
+    reference = models.ReferenceValue.__table__
+    bound = models.InstanceBinding.__table__
+    project = models.AppraisalPolicy.__table__.alias('project_policy')
+    flavor = models.AppraisalPolicy.__table__.alias('flavor_policy')
+    query = (
+        sa.select(reference, project.c.document.label('project_policy'),
+                  flavor.c.document.label('flavor_policy'))
+        .join(bound, bound.c.instance_uuid == reference.c.instance_uuid)
+        .outerjoin(project, sa.and_(
+            project.c.scope == 'project',
+            project.c.scope_id == reference.c.project_id))
+        .outerjoin(flavor, sa.and_(
+            flavor.c.scope == 'flavor',
+            flavor.c.scope_id == reference.c.flavor_id))
+        .where(reference.c.instance_uuid == instance_uuid))
+    with get_engine().connect() as connection:
+        row = connection.execute(query).mappings().first()
+    return None if row is None else dict(row)
+
+
 # Instance bindings
 
 
@@ -256,12 +306,16 @@ def binding_create(instance_uuid: str, project_id: str, tee: str,
     """Record the host_data / mr_config_id (hex) Nova gave an instance.
 
     An instance has one binding for life: a second one raises oslo.db's
-    ``DBDuplicateEntry``.
+    ``DBDuplicateEntry``. Its challenge budget starts full, in the same
+    transaction, so that its first challenge is the one conditional UPDATE
+    of :func:`challenge_admit` like every other.
     """
     with _session(write=True) as session, session.begin():
         session.add(models.InstanceBinding(
             instance_uuid=instance_uuid, project_id=project_id, tee=tee,
             binding=_binding_hex(binding), created_at=_utcnow()))
+        session.merge(models.ChallengeRate(instance_uuid=instance_uuid,
+                                           tat=0))
 
 
 def binding_get(instance_uuid: str) -> typing.Optional[dict]:
@@ -292,20 +346,22 @@ def _nonce_hash(nonce: bytes) -> str:
 
 
 def nonce_create(instance_uuid: str, lifetime: int,
-                 now: typing.Optional[datetime.datetime] = None) -> bytes:
+                 now: typing.Optional[datetime.datetime] = None,
+                 connection: typing.Optional[sa.Connection] = None
+                 ) -> bytes:
     """A fresh random nonce for an instance, valid ``lifetime`` seconds.
+
+    Written in ``connection``'s transaction (see :func:`writing`) if given.
 
     Only its SHA-256 is stored: the lookup compares digests of
     attacker-chosen input, never the secret value itself.
     """
     now = now or _utcnow()
     nonce = secrets.token_bytes(NONCE_BYTES)
-    with _session(write=True) as session, session.begin():
-        session.add(models.Nonce(
-            value_hash=_nonce_hash(nonce), instance_uuid=instance_uuid,
-            issued_at=now,
-            expires_at=now + datetime.timedelta(seconds=lifetime),
-            used=False))
+    _write(sa.insert(models.Nonce).values(
+        value_hash=_nonce_hash(nonce), instance_uuid=instance_uuid,
+        issued_at=now, expires_at=now + datetime.timedelta(seconds=lifetime),
+        used=False), connection)
     return nonce
 
 
@@ -404,18 +460,19 @@ def attestation_create(instance_uuid: str, project_id: str, tee: str,
                        evidence: typing.Optional[dict] = None,
                        token_jti: typing.Optional[str] = None,
                        token: typing.Optional[str] = None,
-                       expires_at: typing.Optional[datetime.datetime] = None
+                       expires_at: typing.Optional[datetime.datetime] = None,
+                       connection: typing.Optional[sa.Connection] = None
                        ) -> int:
-    """Record a verification and the token issued for it; its id."""
-    row = models.Attestation(
+    """Record a verification and the token issued for it; its id.
+
+    Written in ``connection``'s transaction (see :func:`writing`) if given.
+    """
+    return _write(sa.insert(models.Attestation).values(
         instance_uuid=instance_uuid, project_id=project_id, tee=tee,
         status=status, simulated=simulated, claims=claims,
         reasons=list(reasons), evidence=evidence, token_jti=token_jti,
-        token=token,
-        expires_at=expires_at, created_at=_utcnow())
-    with _session(write=True) as session, session.begin():
-        session.add(row)
-    return row.id
+        token=token, expires_at=expires_at, created_at=_utcnow()),
+        connection).inserted_primary_key[0]
 
 
 def attestation_release_facts(token_jti: str
@@ -532,18 +589,18 @@ def policy_delete(scope: str, scope_id: str) -> bool:
 
 def audit_append(event: str, decision: str, reasons: typing.List[str],
                  instance_uuid: typing.Optional[str] = None,
-                 project_id: typing.Optional[str] = None) -> int:
+                 project_id: typing.Optional[str] = None,
+                 connection: typing.Optional[sa.Connection] = None) -> int:
     """Append a decision and its reasons to the audit log; its id.
 
     A Core insert: every decision writes one, and the ORM unit of work
-    costs more than the row.
+    costs more than the row. Written in ``connection``'s transaction (see
+    :func:`writing`) if given.
     """
-    insert = sa.insert(models.AuditEvent).values(
+    return _write(sa.insert(models.AuditEvent).values(
         event=event, decision=decision, reasons=list(reasons),
         instance_uuid=instance_uuid, project_id=project_id,
-        created_at=_utcnow())
-    with get_engine().execution_options(**{_WRITE: True}).begin() as conn:
-        return conn.execute(insert).inserted_primary_key[0]
+        created_at=_utcnow()), connection).inserted_primary_key[0]
 
 
 def audit_list(instance_uuid: typing.Optional[str] = None,

@@ -307,3 +307,45 @@ def test_policies_per_scope(db):
         api.policy_set('instance', 'x', {})
     assert api.policy_delete('project', 'p1')
     assert not api.policy_delete('project', 'p1')
+
+
+def test_registration_is_reference_binding_and_policies_in_one(db):
+    assert api.registration_get(INSTANCE) is None
+    api.reference_set(INSTANCE, 'proj', 'sev-snp', ['aa' * 48],
+                      {'allow_debug': False}, flavor_id='f1')
+    assert api.registration_get(INSTANCE) is None  # no binding yet
+    api.binding_create(INSTANCE, 'proj', 'sev-snp', 'ab' * 32)
+    got = api.registration_get(INSTANCE)
+    assert (got['project_id'], got['tee'], got['measurements'],
+            got['policy'], got['project_policy'], got['flavor_policy']) == (
+        'proj', 'sev-snp', ['aa' * 48], {'allow_debug': False}, None, None)
+    api.policy_set('project', 'proj', {'min_tcb': {'snp': 8}})
+    api.policy_set('flavor', 'f1', {'token_lifetime': 60})
+    api.policy_set('flavor', 'proj', {'wrong': 'scope'})
+    api.policy_set('project', 'f1', {'wrong': 'scope'})
+    got = api.registration_get(INSTANCE)
+    assert (got['project_policy'], got['flavor_policy']) == (
+        {'min_tcb': {'snp': 8}}, {'token_lifetime': 60})
+    api.binding_delete(INSTANCE)
+    assert api.registration_get(INSTANCE) is None
+
+
+def test_writes_in_one_transaction_commit_together_or_not_at_all(db):
+    with pytest.raises(RuntimeError):
+        with api.writing() as connection:
+            nonce = api.nonce_create(INSTANCE, 60, connection=connection)
+            api.audit_append('challenge', 'issued', [], INSTANCE, 'proj',
+                             connection=connection)
+            raise RuntimeError('the block fails after both writes')
+    assert api.audit_list() == []
+    with pytest.raises(api.NonceRefused, match='unknown'):
+        api.nonce_consume(INSTANCE, nonce)
+    with api.writing() as connection:
+        nonce = api.nonce_create(INSTANCE, 60, connection=connection)
+        first = api.attestation_create(INSTANCE, 'proj', 'sev-snp',
+                                       'affirming', {}, connection=connection)
+        api.audit_append('attest', 'affirming', [], INSTANCE, 'proj',
+                         connection=connection)
+    api.nonce_consume(INSTANCE, nonce)
+    assert api.attestation_get_latest(INSTANCE)['id'] == first
+    assert [e['event'] for e in api.audit_list()] == ['attest']

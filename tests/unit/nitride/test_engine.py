@@ -6,6 +6,7 @@ import uuid
 
 import oslo_messaging as messaging
 import pytest
+import sqlalchemy as sa
 
 from buckypaper_os import attestation
 from buckypaper_os import binding
@@ -347,3 +348,30 @@ def test_tdx_mr_config_id_of_another_instance(engine):
     assert 'mr_config_id does not match the expected value' in exc.reasons
     assert 'report_data does not match the expected value' not in (
         exc.reasons)
+
+
+def test_a_decision_whose_record_fails_is_not_taken(engine, guest,
+                                                    monkeypatch):
+    """No audit record, no nonce and no token: the caller gets an error."""
+    def broken(*args, **kwargs):
+        raise RuntimeError('audit log unavailable')
+
+    challenged = engine.challenge(guest.instance_uuid)
+    nonce = engine_mod.b64decode(challenged['nonce'], 'nonce', 64)
+    report, certs = guest.evidence(nonce)
+    records = len(db_api.audit_list(guest.instance_uuid))
+    monkeypatch.setattr(db_api, 'audit_append', broken)
+    with pytest.raises(RuntimeError):
+        engine.challenge(guest.instance_uuid)
+    with pytest.raises(RuntimeError):
+        engine.attest(guest.instance_uuid, nonce, report, certs,
+                      guest.public_key)
+    monkeypatch.undo()
+    assert db_api.attestation_get_latest(guest.instance_uuid) is None
+    assert len(db_api.audit_list(guest.instance_uuid)) == records
+    # Only the challenge issued before the failure was ever handed out:
+    # its nonce was consumed by the failed attestation, none other exists.
+    with db_api.get_engine().connect() as connection:
+        assert connection.execute(sa.text(
+            'SELECT COUNT(*) FROM nonces WHERE instance_uuid = :i'),
+            {'i': guest.instance_uuid}).scalar() == 1

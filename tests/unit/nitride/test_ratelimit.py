@@ -120,10 +120,12 @@ def test_flood_is_refused_with_retry_after_and_audited(engine, limits, pki):
     assert _rows(models.Nonce, instance) == 3
 
 
-def test_removal_forgets_the_budget(engine, limits):
+def test_registration_starts_and_removal_forgets_the_budget(
+        engine, limits):
     instance = str(uuid.uuid4())
     engine.register(instance, 'project-a', 'sev-snp',
                     [guests.MEASUREMENT.hex()])
+    assert _rows(models.ChallengeRate, instance) == 1  # before any challenge
     engine.challenge(instance)
     assert _rows(models.ChallengeRate, instance) == 1
     engine.remove(instance)
