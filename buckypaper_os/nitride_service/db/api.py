@@ -184,13 +184,65 @@ def writing() -> typing.Iterator[sa.Connection]:
         yield conn
 
 
-def _write(statement: sa.Executable,
-           connection: typing.Optional[sa.Connection]) -> sa.CursorResult:
+def _write(statement: sa.Executable, parameters: dict,
+           connection: typing.Optional[sa.Connection] = None
+           ) -> sa.CursorResult:
     """Execute in ``connection``'s transaction, or in one of its own."""
     if connection is not None:
-        return connection.execute(statement)
+        return connection.execute(statement, parameters)
     with writing() as own:
-        return own.execute(statement)
+        return own.execute(statement, parameters)
+
+
+# The statements of a guest's challenge, attestation and release, built
+# once: their values are bound at execution, so SQLAlchemy neither rebuilds
+# them nor recomputes their cache keys per call.
+_REFERENCES = models.ReferenceValue.__table__
+_BINDINGS = models.InstanceBinding.__table__
+_NONCES = models.Nonce.__table__
+_RATES = models.ChallengeRate.__table__
+_PROJECT_POLICY = models.AppraisalPolicy.__table__.alias('project_policy')
+_FLAVOR_POLICY = models.AppraisalPolicy.__table__.alias('flavor_policy')
+_REGISTRATION = (
+    sa.select(_REFERENCES,
+              _PROJECT_POLICY.c.document.label('project_policy'),
+              _FLAVOR_POLICY.c.document.label('flavor_policy'))
+    .join(_BINDINGS, _BINDINGS.c.instance_uuid == _REFERENCES.c.instance_uuid)
+    .outerjoin(_PROJECT_POLICY, sa.and_(
+        _PROJECT_POLICY.c.scope == 'project',
+        _PROJECT_POLICY.c.scope_id == _REFERENCES.c.project_id))
+    .outerjoin(_FLAVOR_POLICY, sa.and_(
+        _FLAVOR_POLICY.c.scope == 'flavor',
+        _FLAVOR_POLICY.c.scope_id == _REFERENCES.c.flavor_id))
+    .where(_REFERENCES.c.instance_uuid == sa.bindparam('instance')))
+_NONCE_CONSUME = (
+    sa.update(_NONCES)
+    .where(_NONCES.c.value_hash == sa.bindparam('value_hash_'),
+           _NONCES.c.instance_uuid == sa.bindparam('instance'),
+           _NONCES.c.used == sa.false(),
+           _NONCES.c.expires_at > sa.bindparam('now', type_=sa.DateTime))
+    .values(used=True, used_at=sa.bindparam('now', type_=sa.DateTime)))
+_NOW_US = sa.bindparam('now', type_=sa.BigInteger)
+_INTERVAL_US = sa.bindparam('interval', type_=sa.BigInteger)
+_RATE_ADMIT = (
+    sa.update(_RATES)
+    .where(_RATES.c.instance_uuid == sa.bindparam('instance'),
+           _RATES.c.tat <= sa.bindparam('limit', type_=sa.BigInteger))
+    .values(tat=sa.case((_RATES.c.tat > _NOW_US, _RATES.c.tat + _INTERVAL_US),
+                        else_=_NOW_US + _INTERVAL_US)))
+_RATE_TAT = sa.select(_RATES.c.tat).where(
+    _RATES.c.instance_uuid == sa.bindparam('instance'))
+_ATTESTATIONS = models.Attestation.__table__
+_RELEASE_FACTS = (
+    sa.select(_ATTESTATIONS.c.instance_uuid,
+              _BINDINGS.c.instance_uuid.is_not(None))
+    .outerjoin(_BINDINGS,
+               _BINDINGS.c.instance_uuid == _ATTESTATIONS.c.instance_uuid)
+    .where(_ATTESTATIONS.c.token_jti == sa.bindparam('jti')))
+#: Inserts of Core tables (not ORM entities: no ORM DML machinery).
+_INSERT = {model: sa.insert(model.__table__) for model in (
+    models.Nonce, models.Attestation, models.AuditEvent,
+    models.ChallengeRate)}
 
 
 def _session(write: bool = False) -> orm.Session:
@@ -269,23 +321,9 @@ def registration_get(instance_uuid: str) -> typing.Optional[dict]:
     flavor, or ``None``); ``None`` unless it has reference values and a
     binding.
     """
-    reference = models.ReferenceValue.__table__
-    bound = models.InstanceBinding.__table__
-    project = models.AppraisalPolicy.__table__.alias('project_policy')
-    flavor = models.AppraisalPolicy.__table__.alias('flavor_policy')
-    query = (
-        sa.select(reference, project.c.document.label('project_policy'),
-                  flavor.c.document.label('flavor_policy'))
-        .join(bound, bound.c.instance_uuid == reference.c.instance_uuid)
-        .outerjoin(project, sa.and_(
-            project.c.scope == 'project',
-            project.c.scope_id == reference.c.project_id))
-        .outerjoin(flavor, sa.and_(
-            flavor.c.scope == 'flavor',
-            flavor.c.scope_id == reference.c.flavor_id))
-        .where(reference.c.instance_uuid == instance_uuid))
     with get_engine().connect() as connection:
-        row = connection.execute(query).mappings().first()
+        row = connection.execute(_REGISTRATION, {
+            'instance': instance_uuid}).mappings().first()
     return None if row is None else dict(row)
 
 
@@ -358,10 +396,11 @@ def nonce_create(instance_uuid: str, lifetime: int,
     """
     now = now or _utcnow()
     nonce = secrets.token_bytes(NONCE_BYTES)
-    _write(sa.insert(models.Nonce).values(
-        value_hash=_nonce_hash(nonce), instance_uuid=instance_uuid,
-        issued_at=now, expires_at=now + datetime.timedelta(seconds=lifetime),
-        used=False), connection)
+    _write(_INSERT[models.Nonce], {
+        'value_hash': _nonce_hash(nonce), 'instance_uuid': instance_uuid,
+        'issued_at': now, 'used': False,
+        'expires_at': now + datetime.timedelta(seconds=lifetime)},
+        connection)
     return nonce
 
 
@@ -374,17 +413,10 @@ def nonce_consume(instance_uuid: str, nonce: bytes,
     """
     now = now or _utcnow()
     value_hash = _nonce_hash(nonce)
-    with _session(write=True) as session, session.begin():
-        result = session.execute(
-            sa.update(models.Nonce)
-            .where(models.Nonce.value_hash == value_hash,
-                   models.Nonce.instance_uuid == instance_uuid,
-                   models.Nonce.used == sa.false(),
-                   models.Nonce.expires_at > now)
-            .values(used=True, used_at=now)
-            .execution_options(synchronize_session=False))
-        if result.rowcount == 1:
-            return
+    if _write(_NONCE_CONSUME, {'value_hash_': value_hash,
+                               'instance': instance_uuid,
+                               'now': now}).rowcount == 1:
+        return
     with _session() as session:
         row = session.get(models.Nonce, value_hash)
     if row is None:
@@ -408,29 +440,21 @@ def challenge_admit(instance_uuid: str, interval: int, burst: int,
     admit more than the limit between them.
     """
     limit = now + (burst - 1) * interval
-    rates = models.ChallengeRate
     for _ in range(2):
-        with _session(write=True) as session, session.begin():
-            admitted = session.execute(
-                sa.update(rates)
-                .where(rates.instance_uuid == instance_uuid,
-                       rates.tat <= limit)
-                .values(tat=sa.case((rates.tat > now,
-                                     rates.tat + interval),
-                                    else_=now + interval))
-                .execution_options(synchronize_session=False)).rowcount
-            if admitted:
+        with writing() as connection:
+            if connection.execute(_RATE_ADMIT, {
+                    'instance': instance_uuid, 'limit': limit, 'now': now,
+                    'interval': interval}).rowcount:
                 return 0
-            tat = session.scalar(sa.select(rates.tat).where(
-                rates.instance_uuid == instance_uuid))
+            tat = connection.execute(_RATE_TAT, {
+                'instance': instance_uuid}).scalar()
         if tat is not None:
             # Never more than one interval: a ``now`` gone stale waiting for
             # the database would overstate the wait.
             return min(interval, max(1, tat - limit))
         try:
-            with _session(write=True) as session, session.begin():
-                session.add(rates(instance_uuid=instance_uuid,
-                                  tat=now + interval))
+            _write(_INSERT[models.ChallengeRate], {
+                'instance_uuid': instance_uuid, 'tat': now + interval})
             return 0
         except db_exc.DBDuplicateEntry:
             continue  # another process admitted its first one: retry
@@ -467,12 +491,12 @@ def attestation_create(instance_uuid: str, project_id: str, tee: str,
 
     Written in ``connection``'s transaction (see :func:`writing`) if given.
     """
-    return _write(sa.insert(models.Attestation).values(
-        instance_uuid=instance_uuid, project_id=project_id, tee=tee,
-        status=status, simulated=simulated, claims=claims,
-        reasons=list(reasons), evidence=evidence, token_jti=token_jti,
-        token=token, expires_at=expires_at, created_at=_utcnow()),
-        connection).inserted_primary_key[0]
+    return _write(_INSERT[models.Attestation], {
+        'instance_uuid': instance_uuid, 'project_id': project_id,
+        'tee': tee, 'status': status, 'simulated': simulated,
+        'claims': claims, 'reasons': list(reasons), 'evidence': evidence,
+        'token_jti': token_jti, 'token': token, 'expires_at': expires_at,
+        'created_at': _utcnow()}, connection).inserted_primary_key[0]
 
 
 def attestation_release_facts(token_jti: str
@@ -481,14 +505,8 @@ def attestation_release_facts(token_jti: str
 
     One query for the release decision; ``None`` if no token has that jti.
     """
-    attested = models.Attestation
-    bound = models.InstanceBinding
-    query = (sa.select(attested.instance_uuid,
-                       bound.instance_uuid.is_not(None))
-             .outerjoin(bound, bound.instance_uuid == attested.instance_uuid)
-             .where(attested.token_jti == token_jti))
     with get_engine().connect() as connection:
-        row = connection.execute(query).first()
+        row = connection.execute(_RELEASE_FACTS, {'jti': token_jti}).first()
     return None if row is None else (row[0], bool(row[1]))
 
 
@@ -597,10 +615,10 @@ def audit_append(event: str, decision: str, reasons: typing.List[str],
     costs more than the row. Written in ``connection``'s transaction (see
     :func:`writing`) if given.
     """
-    return _write(sa.insert(models.AuditEvent).values(
-        event=event, decision=decision, reasons=list(reasons),
-        instance_uuid=instance_uuid, project_id=project_id,
-        created_at=_utcnow()), connection).inserted_primary_key[0]
+    return _write(_INSERT[models.AuditEvent], {
+        'event': event, 'decision': decision, 'reasons': list(reasons),
+        'instance_uuid': instance_uuid, 'project_id': project_id,
+        'created_at': _utcnow()}, connection).inserted_primary_key[0]
 
 
 def audit_list(instance_uuid: typing.Optional[str] = None,
