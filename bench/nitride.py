@@ -70,8 +70,12 @@ def main():
 def run(args, root, url):
     pki = pki_mod.SimulatedPki.generate()
     pki.save(os.path.join(root, 'pki'))
+    # Each instance is challenged --rounds times within a second, by
+    # concurrent threads: lift the rate limit (a flood guard), which would
+    # otherwise refuse challenges beyond its burst of 5.
     nitride = harness.Deployment(root, url, os.path.join(root, 'pki'),
-                                 workers=2, api=True)
+                                 workers=2, api=True, options={
+                                     'nitride': {'challenge_burst': 1000}})
     try:
         population = []
         for _ in range(args.guests):
