@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from buckypaper_os.conf import groups
+
 GROUP = cfg.OptGroup(
     'attestation', title='Attestation verifier',
     help='How SEV-SNP reports and TDX quotes are verified and appraised.')
@@ -24,7 +26,7 @@ OPTS = [
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register the group's options on ``conf``."""
-    conf.register_group(GROUP)
+    groups.register(conf, GROUP)
     conf.register_opts(OPTS, group=GROUP)
 
 

@@ -8,6 +8,8 @@ buckypaper.BuckypaperLibvirtDriver``).
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
+from buckypaper_os.conf import groups
+
 GROUP = cfg.OptGroup(
     'buckypaper_compute', title='buckypaper-os compute driver',
     help='Confidential guests (AMD SEV-SNP, Intel TDX) launched by the '
@@ -78,7 +80,7 @@ OPTS = [
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register the group and its options."""
-    conf.register_group(GROUP)
+    groups.register(conf, GROUP)
     conf.register_opts(OPTS, group=GROUP)
     # TLS and timeout of the session to Barbican (cafile, insecure, ...).
     ks_loading.register_session_conf_options(conf, GROUP.name)

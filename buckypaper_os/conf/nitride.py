@@ -9,6 +9,8 @@ import socket
 from oslo_config import cfg
 from oslo_db import options as db_options
 
+from buckypaper_os.conf import groups
+
 DEFAULT_CONNECTION = 'sqlite:////var/lib/buckypaper/nitride.sqlite'
 
 GROUP = cfg.OptGroup(
@@ -129,9 +131,9 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
         conf.register_opts(DEFAULT_OPTS)
     except cfg.DuplicateOptError:
         pass
-    conf.register_group(GROUP)
+    groups.register(conf, GROUP)
     conf.register_opts(OPTS, group=GROUP)
-    conf.register_group(API_GROUP)
+    groups.register(conf, API_GROUP)
     conf.register_opts(API_OPTS, group=API_GROUP)
     set_defaults(conf)
 

@@ -8,6 +8,8 @@ options in ``[nitride_release]``.
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
+from buckypaper_os.conf import groups
+
 GROUP = cfg.OptGroup(
     'buckypaper_vault', title='buckypaper Vault secret store (Barbican)',
     help='The Barbican secret store plugin that keeps secrets envelope-'
@@ -67,9 +69,9 @@ RELEASE_OPTS = [
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register both groups on ``conf``."""
-    conf.register_group(GROUP)
+    groups.register(conf, GROUP)
     conf.register_opts(OPTS, group=GROUP)
-    conf.register_group(RELEASE_GROUP)
+    groups.register(conf, RELEASE_GROUP)
     conf.register_opts(RELEASE_OPTS, group=RELEASE_GROUP)
     ks_loading.register_auth_conf_options(conf, RELEASE_GROUP.name)
     ks_loading.register_session_conf_options(conf, RELEASE_GROUP.name)
