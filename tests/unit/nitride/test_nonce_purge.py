@@ -1,5 +1,6 @@
 """Each RPC worker deletes expired nonces in the background."""
 
+import contextlib
 import datetime
 import threading
 import time
@@ -21,26 +22,37 @@ def _nonces() -> int:
             models.Nonce))
 
 
+@contextlib.contextmanager
+def _purging(conf):
+    """A worker's purger running every second; stopped and joined after."""
+    conf.set_override('nonce_purge_interval', 1, 'nitride')
+    stop = threading.Event()
+    purger = threading.Thread(target=service.purge_nonces,
+                              args=(conf, stop))
+    purger.start()
+    try:
+        yield purger
+    finally:
+        stop.set()
+        purger.join(TIMEOUT)
+        conf.clear_override('nonce_purge_interval', 'nitride')
+
+
+def _wait_until(done) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not done():
+        assert time.monotonic() < deadline, 'not done in %d s' % TIMEOUT
+        time.sleep(0.1)
+
+
 def test_expired_nonces_are_purged_live_ones_kept(nitride_conf):
     long_ago = datetime.datetime.now(datetime.timezone.utc).replace(
         tzinfo=None) - datetime.timedelta(hours=1)
     for _ in range(5):
         db_api.nonce_create(INSTANCE, 60, now=long_ago)
     live = db_api.nonce_create(INSTANCE, 600)
-    nitride_conf.set_override('nonce_purge_interval', 1, 'nitride')
-    stop = threading.Event()
-    purger = threading.Thread(target=service.purge_nonces,
-                              args=(nitride_conf, stop))
-    purger.start()
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while _nonces() != 1:
-            assert time.monotonic() < deadline, _nonces()
-            time.sleep(0.1)
-    finally:
-        stop.set()
-        purger.join(TIMEOUT)
-        nitride_conf.clear_override('nonce_purge_interval', 'nitride')
+    with _purging(nitride_conf) as purger:
+        _wait_until(lambda: _nonces() == 1)
     assert not purger.is_alive()
     db_api.nonce_consume(INSTANCE, live)  # the live one still works
 
@@ -53,18 +65,6 @@ def test_a_failed_purge_is_retried(nitride_conf, monkeypatch, caplog):
         raise sa.exc.OperationalError('DELETE', {}, Exception('locked'))
 
     monkeypatch.setattr(db_api, 'nonce_purge', fail)
-    nitride_conf.set_override('nonce_purge_interval', 1, 'nitride')
-    stop = threading.Event()
-    purger = threading.Thread(target=service.purge_nonces,
-                              args=(nitride_conf, stop))
-    purger.start()
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while len(calls) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-    finally:
-        stop.set()
-        purger.join(TIMEOUT)
-        nitride_conf.clear_override('nonce_purge_interval', 'nitride')
+    with _purging(nitride_conf):
+        _wait_until(lambda: len(calls) >= 2)
     assert 'purging expired nonces failed (OperationalError)' in caplog.text
