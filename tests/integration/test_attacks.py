@@ -31,6 +31,7 @@ from buckypaper_os.nitride_service.api import problems
 from tests.functional import conftest as functional
 from tests.functional.test_vault_release import SealedGuest
 from tests.integration.conftest import broker  # noqa: F401
+from tests import sockets
 from tests.unit.nitride import guests
 
 PROJECT = 'tenant-attacked'
@@ -416,12 +417,7 @@ def _raw(vault, head: bytes, body_bytes: int = 0) -> bytes:
             for _ in range(body_bytes // len(chunk)):
                 s.sendall(chunk)
             s.shutdown(socket.SHUT_WR)
-            data = b''
-            while True:
-                part = s.recv(65536)
-                if not part:
-                    return data
-                data += part
+            return sockets.read_until_closed(s)
         except (ConnectionResetError, BrokenPipeError):
             return b''  # the server closed on an unread body: refused
 

@@ -9,6 +9,7 @@ import pytest
 
 from buckypaper_os.nitride_service.api import problems
 from buckypaper_os.nitride_service.api import server as server_mod
+from tests import sockets
 
 TIMEOUT = 10
 REQUEST = b'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
@@ -34,12 +35,7 @@ def _exchange(server, data: bytes) -> bytes:
     with socket.create_connection(server.server_address,
                                   timeout=TIMEOUT) as client:
         client.sendall(data)
-        answer = b''
-        while True:
-            part = client.recv(65536)
-            if not part:
-                return answer
-            answer += part
+        return sockets.read_until_closed(client)
 
 
 def _wait_for_free_slots(server, count: int) -> None:
