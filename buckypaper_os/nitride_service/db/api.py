@@ -64,6 +64,9 @@ def get_engine() -> sa.Engine:
                 max_retries=db.max_retries,
                 retry_interval=db.retry_interval,
                 connection_parameters=db.connection_parameters,
+                # Its sleep(0) per checkin lets green threads run; Nitride
+                # runs OS threads, for which it only hands the GIL away.
+                thread_checkin=False,
                 _engine_target=_pooled_sqlite_engine)
             if _ENGINE.dialect.name == 'sqlite':
                 _share_sqlite(_ENGINE)
