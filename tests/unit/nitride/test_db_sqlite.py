@@ -57,8 +57,7 @@ def test_the_log_outlives_each_session(db):  # noqa: F811
 
 
 def test_no_sleep_at_each_checkin(db, monkeypatch):  # noqa: F811
-    """oslo.db's sleep(0) per checkin yields to green threads; Nitride runs
-    OS threads, for which it only gives the GIL away."""
+    """No sleep(0) per checkin: it is for green threads, not Nitride's."""
     slept = []
     monkeypatch.setattr(time, 'sleep', slept.append)
     api.audit_append('register', 'registered', [], instance_uuid='i')
