@@ -68,6 +68,9 @@ class Policy:
     require_sept_ve_disable: bool = False
     #: TDX: refuse quotes that come without collateral (TCB unknown).
     require_collateral: bool = True
+    #: SEV-SNP: refuse reports whose certificates were not checked against
+    #: an AMD KDS CRL (revocation unknown).
+    require_crl: bool = False
     #: TDX TCB statuses graded warning instead of contraindicated.
     tcb_status_warn: typing.Tuple[str, ...] = DEFAULT_TCB_STATUS_WARN
 
@@ -206,5 +209,6 @@ _CONVERT = {
     'snp_min_abi': _optional(_abi),
     'require_sept_ve_disable': _bool,
     'require_collateral': _bool,
+    'require_crl': _bool,
     'tcb_status_warn': _statuses,
 }

@@ -34,7 +34,9 @@ from buckypaper_os.attestation.snp import abi
 from buckypaper_os.attestation.snp import certs as certs_mod
 from buckypaper_os.attestation import x509util
 
-_FILES = ('vcek.pem', 'vcek.der', 'vlek.pem', 'vlek.der', 'cert_chain.pem')
+#: Collateral files that hold certificates (the rest is revocation data).
+CERTIFICATE_FILES = ('vcek.pem', 'vcek.der', 'vlek.pem', 'vlek.der',
+                     'cert_chain.pem')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +67,8 @@ def find(report: abi.Report, certs: typing.Sequence[bytes], collateral,
     """Certificates for ``report`` from ``certs`` or ``collateral``."""
     found = _split(tuple(certs))
     if not found.signers and collateral is not None:
-        found = _split(tuple(c for c in map(collateral.read, _FILES) if c))
+        found = _split(tuple(
+            c for c in map(collateral.read, CERTIFICATE_FILES) if c))
         if not found.signers:
             found = _from_cache(report, collateral, product)
     return found

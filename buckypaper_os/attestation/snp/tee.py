@@ -40,9 +40,10 @@ class SNP(tee.TEE):
         signer = found.signer(report)
         product = report.cpuid_product or (signer and signer.product)
         claims = abi.claims(report, product)
-        verification = verify.verify(
-            report, product, signer, found.others,
-            kds.find_crl(report, collateral, product), at, self.trust)
+        crl = kds.find_crl(report, collateral, product)
+        verification = verify.verify(report, product, signer, found.others,
+                                     crl, at, self.trust)
         verification.claims = claims
-        findings = validate.validate(report, product, verification, policy)
+        findings = validate.validate(report, product, verification, policy,
+                                     crl is not None)
         return result.conclude(self.name, claims, verification, findings)

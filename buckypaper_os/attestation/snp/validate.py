@@ -9,13 +9,20 @@ from buckypaper_os.attestation import result
 from buckypaper_os.attestation.snp import abi
 
 _BAD = result.Tier.CONTRAINDICATED
+NO_CRL = 'no AMD KDS CRL for the report: revocation unknown'
 
 
 def validate(report: abi.Report, product: typing.Optional[str],
              verification: result.Verification,
-             policy: policy_mod.Policy) -> typing.List[result.Finding]:
-    """Findings of ``policy`` about ``report`` (empty when all pass)."""
+             policy: policy_mod.Policy,
+             has_crl: bool) -> typing.List[result.Finding]:
+    """Findings of ``policy`` about ``report`` (empty when all pass).
+
+    ``has_crl`` tells whether the certificates were checked against a CRL.
+    """
     findings = checks.debug(report.debug, policy)
+    if policy.require_crl and not has_crl:
+        findings.append(result.Finding(_BAD, 'hardware', NO_CRL))
     if policy.vmpl is not None and report.vmpl != policy.vmpl:
         findings.append(result.Finding(
             _BAD, 'configuration', 'VMPL %d is not the required VMPL %d'

@@ -15,6 +15,12 @@ and whose TDX components are <= TEE_TCB_SVN is the platform's (bytes 0 and
 module SVN is then graded by ``tdxModuleIdentities`` ``TDX_<major>``).
 OutOfDate / Revoked TDX module or QE levels downgrade the platform status.
 
+The files are read by their names above (the layout of the test vectors)
+or, when none is there, from an offline cache of Intel PCS v4 responses
+keyed by the platform's FMSPC (lowercase hex)::
+
+    tdx/v4/{fmspc}/tcb_info.json, tdx/v4/{fmspc}/qe_identity.json, ...
+
 A partial collateral set fails closed: the quote is reported unverified
 with the missing file names (no TCB status is guessed from half of it).
 The result is cached by content, validity windows are checked per call.
@@ -85,16 +91,18 @@ class Appraisal(typing.NamedTuple):
     windows: typing.Tuple[Window, ...]
 
 
-def read(source) -> typing.Optional[typing.Tuple[
+def read(source, fmspc: bytes) -> typing.Optional[typing.Tuple[
         typing.Optional[bytes], ...]]:
     """The seven collateral files (None for a missing one).
 
-    None when none of them is present.
+    From their plain names, else from the cache of the platform ``fmspc``
+    (see the module docstring). None when none of them is present.
     """
-    files = tuple(source.read(name) for name in FILES)
-    if all(f is None for f in files):
-        return None
-    return files
+    for prefix in ('', 'tdx/v4/%s/' % fmspc.hex()):
+        files = tuple(source.read(prefix + name) for name in FILES)
+        if any(f is not None for f in files):
+            return files
+    return None
 
 
 def appraise(files: typing.Tuple[typing.Optional[bytes], ...],

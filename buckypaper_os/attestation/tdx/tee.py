@@ -49,8 +49,8 @@ class TDX(tee.TEE):
         reasons = verify.quote(q, self._trust)
         windows = _chain_windows(chain)
         tcb_status = None
-        files = (collateral_mod.read(collateral) if collateral is not None
-                 else None)
+        files = (collateral_mod.read(collateral, chain.extensions.fmspc)
+                 if collateral is not None else None)
         if files is not None and not reasons:
             appraisal = collateral_mod.appraise(files, q, self._trust)
             reasons = list(appraisal.reasons)

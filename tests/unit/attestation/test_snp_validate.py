@@ -12,11 +12,13 @@ from tests.unit.attestation import snp_fakes as fakes
 OK = result.Verification(True)
 
 
-def findings(appraisal=None, verification=OK, product=abi.MILAN, **report):
+def findings(appraisal=None, verification=OK, product=abi.MILAN,
+             has_crl=False, **report):
     """Reasons of ``appraisal`` for a report made with ``report`` fields."""
     parsed = abi.parse(fakes.report(None, product, **report))
     return [f.reason for f in validate.validate(
-        parsed, product, verification, appraisal or policy_mod.Policy())]
+        parsed, product, verification, appraisal or policy_mod.Policy(),
+        has_crl)]
 
 
 def test_default_policy_passes():
@@ -26,6 +28,13 @@ def test_default_policy_passes():
 def test_debug():
     assert findings(policy=0xB0000) == ['guest has debugging enabled']
     assert findings(policy_mod.Policy(allow_debug=True), policy=0xB0000) == []
+
+
+def test_crl_required_only_when_the_policy_says_so():
+    strict = policy_mod.Policy(require_crl=True)
+    assert findings(strict) == [validate.NO_CRL]
+    assert findings(strict, has_crl=True) == []
+    assert findings(has_crl=False) == []
 
 
 def test_vmpl():

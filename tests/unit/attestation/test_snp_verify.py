@@ -15,6 +15,7 @@ from buckypaper_os.attestation.snp import abi
 from buckypaper_os.attestation.snp import kds
 from buckypaper_os.attestation.snp import tee as snp_tee
 from buckypaper_os.attestation.snp import trust
+from buckypaper_os.attestation.snp import validate
 from tests.unit.attestation import snp_fakes as fakes
 
 from cryptography.hazmat.primitives import serialization
@@ -145,6 +146,20 @@ def test_crl_not_signed_by_ark(amd, snp, key):
                       collateral)
     assert not result.verified
     assert 'the CRL is not signed by the ARK ARK-Milan' in result.reasons
+
+
+def test_required_crl(amd, snp, key):
+    """With require_crl a report is refused until a CRL was checked."""
+    evidence = fakes.report(key, abi.MILAN)
+    strict = policy_mod.Policy(require_crl=True)
+    certs = vcek_certs(amd, key, abi.MILAN)
+    without = appraise(snp, evidence, certs, policy=strict)
+    assert without.verified and without.status == 'contraindicated'
+    assert validate.NO_CRL in without.reasons
+    crl = amd.crl(abi.MILAN).public_bytes(serialization.Encoding.DER)
+    with_crl = appraise(snp, evidence, certs, collateral_dir.MemoryCollateral(
+        {'crl.der': crl}), policy=strict)
+    assert with_crl.status == 'affirming', with_crl.reasons
 
 
 def test_unreadable_crl_is_evidence_error(snp, amd, key):

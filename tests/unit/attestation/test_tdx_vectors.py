@@ -77,6 +77,25 @@ def test_partial_collateral_fails_closed(missing):
     assert any(missing in r for r in result.reasons)
 
 
+def test_offline_cache_keyed_by_fmspc(tmp_path):
+    """Collateral cached per platform as tdx/v4/{fmspc}/ is found there."""
+    case = vectors.Case('tdx-v4-uptodate')
+    fmspc = case.expected['claims']['fmspc']
+    cache = tmp_path / 'tdx' / 'v4' / fmspc
+    cache.mkdir(parents=True)
+    for name, data in _files(case).items():
+        (cache / name).write_bytes(data)
+    result = attestation.verify(case.evidence, collateral=str(tmp_path),
+                                at=case.at)
+    assert result.status == case.expected['expect_status'] == 'affirming'
+    assert result.tcb_status == case.expected['tcb_status']
+    cache.rename(cache.parent / ('0' * 12))  # another platform's
+    missing = attestation.verify(case.evidence, collateral=str(tmp_path),
+                                 at=case.at)
+    assert missing.tcb_status is None and 'no collateral: TCB status ' \
+        'unknown' in missing.reasons
+
+
 def test_collateral_of_another_platform():
     case = vectors.Case('tdx-v4-uptodate')
     other = vectors.Case('tdx-v4-debug')
