@@ -10,17 +10,32 @@ GROUP = cfg.OptGroup(
 
 OPTS = [
     cfg.StrOpt('collateral_cache_dir',
-               help='Directory of cached vendor collateral for offline '
-                    '(air-gapped) verification: AMD KDS certificates, '
-                    'chains and CRLs under the paths AMD KDS serves them '
-                    '(vcek/v1/<product>/..., vlek/v1/<product>/...), and '
-                    'Intel PCS v4 responses. Unset means certificates and '
-                    'collateral must come with the evidence.'),
+               help='Directory of vendor collateral that the operator keeps '
+                    'current, for revocation and TCB checks that no guest '
+                    'can skip. AMD KDS files under the paths KDS serves '
+                    'them: vcek/v1/<product>/crl and vlek/v1/<product>/crl '
+                    '(DER), vcek/v1/<product>/cert_chain, and VCEKs as '
+                    'vcek/v1/<product>/<hwid>/bl<N>-tee<N>-snp<N>-ucode<N>'
+                    '.der. Intel PCS v4 responses per platform under '
+                    'tdx/v4/<fmspc>/: tcb_info.json, '
+                    'tcb_info_issuer_chain.pem, qe_identity.json, '
+                    'qe_identity_issuer_chain.pem, pck_crl.der, '
+                    'pck_crl_issuer_chain.pem, root_ca_crl.der. When set, '
+                    'CRLs and TCB data are read from here only and are '
+                    'required: evidence whose product or platform has none '
+                    'here, or whose files are past their next update, is '
+                    'refused. Unset means revocation and TCB data are only '
+                    'what the guest sends.'),
     cfg.StrOpt('policy_file',
-               help='JSON appraisal policy applied when a caller gives '
-                    'none. Unset means the built-in safe defaults: debug '
-                    'guests refused, stale collateral refused, TDX TCB '
-                    'graded by Intel status.'),
+               help='JSON appraisal policy document (the keys of a project '
+                    'or flavor policy, e.g. {"min_tcb": {"snp": 8}}) '
+                    'under every other one: project, flavor and instance '
+                    'policies override its keys. Also used by verify when '
+                    'the caller gives no policy. Unset means the built-in '
+                    'safe defaults: debug guests refused, stale collateral '
+                    'refused, TDX TCB graded by Intel status. Nitride does '
+                    'not start with a file it cannot read or that is not a '
+                    'valid policy.'),
 ]
 
 

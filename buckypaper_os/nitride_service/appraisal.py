@@ -4,7 +4,8 @@ A document is the JSON form of :class:`attestation.Policy` (see the README)
 plus Nitride's own ``token_lifetime`` (seconds). The policy an instance's
 evidence is appraised with is built in layers, later ones winning::
 
-    safe defaults < project document < flavor document
+    safe defaults < [attestation] policy_file < project document
+                  < flavor document
                   < the instance's registered policy
                   < what the instance's registration fixes: its
                     measurements, its binding, this challenge's REPORT_DATA
@@ -13,6 +14,7 @@ so no document can loosen what binds evidence to one instance and one
 challenge.
 """
 
+import json
 import typing
 
 from buckypaper_os import attestation
@@ -42,6 +44,25 @@ def validate(document: typing.Mapping) -> dict:
     except attestation.EvidenceError as exc:
         raise PolicyError(str(exc)) from None
     return dict(document)
+
+
+def load(path: typing.Optional[str]) -> typing.Optional[dict]:
+    """The validated document in the JSON file ``path`` (None if unset).
+
+    :class:`PolicyError` if it cannot be read or is not valid.
+    """
+    if not path:
+        return None
+    try:
+        with open(path, encoding='utf-8') as f:
+            document = json.load(f)
+    except (OSError, ValueError, RecursionError) as exc:
+        raise PolicyError('cannot read the policy file %s: %s' % (
+            path, ' '.join(str(exc).split())[:120])) from None
+    try:
+        return validate(document)
+    except PolicyError as exc:
+        raise PolicyError('policy file %s: %s' % (path, exc)) from None
 
 
 def effective(documents: typing.Iterable[typing.Optional[dict]],

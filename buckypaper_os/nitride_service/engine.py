@@ -88,7 +88,14 @@ class Engine:
         self.keys = token_keys.TokenKeys(conf)
         self.signer = self.keys.signer
         self.verifier = verifier.Verifier(
-            conf.nitride.simulated_tee_trust_dir)
+            conf.nitride.simulated_tee_trust_dir,
+            conf.attestation.collateral_cache_dir)
+        if not self.verifier.cached_collateral:
+            LOG.warning('[attestation] collateral_cache_dir is unset: '
+                        'revocation and TCB data are only what guests '
+                        'send (an SEV-SNP guest may leave out the CRL).')
+        #: The operator's appraisal policy, under every other document.
+        self.default_policy = appraisal.load(conf.attestation.policy_file)
         self.auditor = auditor or audit.Auditor()
 
     # Registration (Nova)
@@ -198,8 +205,8 @@ class Engine:
         try:
             policy, lifetime = self._policy(reference, nonce, tee_public_key)
             result, simulated = self.verifier.verify(
-                evidence, tee=tee, certs=certs, collateral=_collateral(
-                    collateral), at=None, policy=policy)
+                evidence, tee=tee, certs=certs, collateral=collateral,
+                at=None, policy=policy)
         except (attestation.EvidenceError, appraisal.PolicyError) as exc:
             self._refuse('attest', Refused(str(exc), 400), instance_uuid,
                          project_id)
@@ -248,7 +255,7 @@ class Engine:
         else:
             fixed['mr_config_id'] = binding.mr_config_id(instance,
                                                          project).hex()
-        documents = [reference['project_policy'],
+        documents = [self.default_policy, reference['project_policy'],
                      reference['flavor_policy'], reference['policy']]
         return appraisal.effective(documents, fixed,
                                    self.conf.nitride.token_lifetime)
@@ -260,13 +267,17 @@ class Engine:
                collateral: typing.Optional[typing.Mapping[str, bytes]] = None,
                at: typing.Optional[datetime.datetime] = None,
                policy: typing.Optional[dict] = None) -> dict:
-        """The verdict on evidence, bound to no instance or challenge."""
+        """The verdict on evidence, bound to no instance or challenge.
+
+        Appraised with ``policy``, or else the operator's policy file.
+        """
+        document = self.default_policy if policy is None else policy
         try:
+            appraised, _ = appraisal.effective([document], {}, 0)
             result, simulated = self.verifier.verify(
-                evidence, tee=tee, certs=certs,
-                collateral=_collateral(collateral), at=at,
-                policy=attestation.Policy.from_dict(policy or {}))
-        except attestation.EvidenceError as exc:
+                evidence, tee=tee, certs=certs, collateral=collateral,
+                at=at, policy=appraised)
+        except (attestation.EvidenceError, appraisal.PolicyError) as exc:
             self._refuse('verify', Refused(str(exc), 400))
         self.auditor.record('verify', result.status, result.reasons)
         return dict(result.to_dict(), simulated=simulated)
@@ -427,12 +438,6 @@ def _policy_reasons(release_policy: dict, instance: str, project: str,
 
 def _document(row: typing.Optional[dict]) -> typing.Optional[dict]:
     return row and row['document']
-
-
-def _collateral(files: typing.Optional[typing.Mapping[str, bytes]]):
-    if not files:
-        return None
-    return attestation.collateral_dir.MemoryCollateral(files)
 
 
 def json_value(value: typing.Any) -> typing.Any:

@@ -20,7 +20,6 @@ import datetime
 import typing
 
 from buckypaper_os import attestation
-from buckypaper_os.attestation import collateral_dir
 from buckypaper_os.nitride_service import jwk
 from buckypaper_os.nitride_service import token
 from buckypaper_os.nitride_service import verifier as verifier_mod
@@ -101,9 +100,8 @@ def _evidence_problems(record: dict, verifier: verifier_mod.Verifier,
         files = {n: _b64(d) for n, d in received.get('collateral',
                                                      {}).items()}
         result, simulated = verifier.verify(
-            evidence, tee=record.get('tee'), certs=certs,
-            collateral=collateral_dir.MemoryCollateral(files) if files
-            else None, at=at, policy=attestation.Policy())
+            evidence, tee=record.get('tee'), certs=certs, collateral=files,
+            at=at, policy=attestation.Policy())
     except (attestation.EvidenceError, AttributeError, KeyError, TypeError,
             ValueError, binascii.Error) as exc:
         return ['evidence unreadable: %s' % exc]

@@ -20,6 +20,7 @@ import typing
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -186,6 +187,25 @@ class SimulatedPki:
     def cert_chain(self) -> bytes:
         """The KDS ``cert_chain``: ASK then ARK, PEM."""
         return certificates.pem(self.ask, self.ark)
+
+    def crl(self, revoked: typing.Sequence[x509.Certificate] = (),
+            lifetime: datetime.timedelta = datetime.timedelta(days=7)
+            ) -> bytes:
+        """A KDS-like CRL (DER) signed by the ARK, revoking ``revoked``."""
+        now = datetime.datetime.now(datetime.timezone.utc).replace(
+            microsecond=0)
+        builder = (x509.CertificateRevocationListBuilder()
+                   .issuer_name(self.ark.subject)
+                   .last_update(now - datetime.timedelta(hours=1))
+                   .next_update(now + lifetime))
+        for cert in revoked:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(cert.serial_number)
+                .revocation_date(now - datetime.timedelta(hours=1)).build())
+        return builder.sign(self._ark_key, hashes.SHA384(),
+                            rsa_padding=certificates.PSS).public_bytes(
+            serialization.Encoding.DER)
 
     def public_trust_files(self) -> typing.Dict[str, bytes]:
         """``ark.pem`` and ``ask.pem``: what :func:`load_trust` reads."""
