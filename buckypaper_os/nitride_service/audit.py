@@ -19,6 +19,10 @@ LOG = logging.getLogger(__name__)
 
 #: Decisions that are refusals; they are notified at WARN priority.
 REFUSED = 'refused'
+#: Reasons kept per decision, and characters kept per reason: reasons may
+#: quote what a client sent, and the log must not grow with it.
+MAX_REASONS = 32
+MAX_REASON = 512
 
 
 class Auditor:
@@ -34,7 +38,8 @@ class Auditor:
                project_id: typing.Optional[str] = None,
                **details) -> int:
         """Record one decision; the audit event id."""
-        event_id = db_api.audit_append(event, decision, list(reasons),
+        reasons = bounded(reasons)
+        event_id = db_api.audit_append(event, decision, reasons,
                                        instance_uuid=instance_uuid,
                                        project_id=project_id)
         self._announce(event_id, event, decision, reasons, instance_uuid,
@@ -53,10 +58,11 @@ class Auditor:
         record commit together (one transaction instead of two), or neither
         does; the decision is logged and notified once they have.
         """
+        reasons = bounded(reasons)
         with db_api.writing() as connection:
             yield connection
             event_id = db_api.audit_append(
-                event, decision, list(reasons), instance_uuid=instance_uuid,
+                event, decision, reasons, instance_uuid=instance_uuid,
                 project_id=project_id, connection=connection)
         self._announce(event_id, event, decision, reasons, instance_uuid,
                        project_id, details)
@@ -75,3 +81,9 @@ class Auditor:
             send = (self._notifier.warn if decision == REFUSED
                     else self._notifier.info)
             send({}, 'nitride.%s' % event, payload)
+
+
+def bounded(reasons: typing.Sequence[str]) -> typing.List[str]:
+    """``reasons`` cut to :data:`MAX_REASONS` of :data:`MAX_REASON` chars."""
+    return [r if len(r) <= MAX_REASON else r[:MAX_REASON] + '...'
+            for r in map(str, list(reasons)[:MAX_REASONS])]

@@ -24,6 +24,7 @@ evidence (its HPKE SerializePublicKey encoding).
 import dataclasses
 import functools
 import json
+import reprlib
 import time
 import typing
 import uuid
@@ -168,7 +169,7 @@ def _signatures(token: str) -> typing.Tuple[str, list]:
         return parts[1], [(parts[0], parts[2])]
     try:
         document = json.loads(token)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise TokenError('token is not valid JSON') from None
     if (not isinstance(document, dict) or set(document) != {'payload',
                                                             'signatures'}
@@ -188,7 +189,7 @@ def _signatures(token: str) -> typing.Tuple[str, list]:
 def _decode_json(part: str, what: str) -> dict:
     try:
         value = json.loads(jwk.b64url_decode(part))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise TokenError('%s is not base64url JSON' % what) from None
     if not isinstance(value, dict):
         raise TokenError('%s is not a JSON object' % what)
@@ -252,7 +253,8 @@ def verify(token: str, keys: typing.Iterable[jwk.PublicKey], *,
         header = _decode_json(protected, 'JWS protected header')
         alg = header.get('alg')
         if not isinstance(alg, str) or alg not in _VERIFIERS:
-            raise TokenError('algorithm %r not accepted' % (alg,))
+            raise TokenError('algorithm %s not accepted'
+                             % reprlib.repr(alg))  # shortened: untrusted
         if alg in seen:
             raise TokenError('two %s signatures' % alg)
         if 'crit' in header:

@@ -222,6 +222,21 @@ def test_release_refused_for_a_forged_ticket(engine, guest):
     assert answer['reasons'] == ['ticket refused: ES384 signature invalid']
 
 
+def test_release_refused_and_audited_for_a_nested_ticket(engine):
+    answer = engine.authorize_release('{"payload":' + '[' * 20000, 's',
+                                      PROJECT, {'project': PROJECT})
+    assert answer['reasons'] == ['ticket refused: token is not valid JSON']
+    (event,) = [e for e in db_api.audit_list() if e['event'] == 'release']
+    assert event['decision'] == audit.REFUSED
+
+
+def test_audit_reasons_are_bounded(engine):
+    engine.auditor.record('verify', audit.REFUSED, ['x' * 100000] * 1000)
+    (event,) = db_api.audit_list()
+    assert len(event['reasons']) == audit.MAX_REASONS
+    assert all(len(r) <= audit.MAX_REASON + 3 for r in event['reasons'])
+
+
 def test_release_refused_for_an_expired_ticket(engine, guest):
     ticket = _token(engine, guest)
     claims = engine.verify_ticket(ticket)

@@ -121,6 +121,23 @@ def test_unknown_alg_refused(ec_key):
         token.verify(forged, [ec_key.public_key()], now=NOW)
 
 
+def test_long_alg_is_not_echoed(ec_key):
+    _, payload, signature = _issue(token.Signer(ec_key)).token.split('.')
+    forged = '%s.%s.%s' % (_b64json({'alg': 'A' * 20000}), payload,
+                           signature)
+    with pytest.raises(token.TokenError) as exc:
+        token.verify(forged, [ec_key.public_key()], now=NOW)
+    assert 'not accepted' in str(exc.value) and len(str(exc.value)) < 80
+
+
+@pytest.mark.parametrize('ticket', [
+    '{"payload":' + '[' * 20000,
+    '%s.e30.e30' % jwk.b64url_encode(b'[' * 20000)])
+def test_deeply_nested_json_is_refused(ec_key, ticket):
+    with pytest.raises(token.TokenError, match='JSON'):
+        token.verify(ticket, [ec_key.public_key()], now=NOW)
+
+
 def test_unknown_key_refused(ec_key):
     other = ec.generate_private_key(ec.SECP384R1())
     signed = _issue(token.Signer(other)).token
