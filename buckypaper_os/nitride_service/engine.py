@@ -128,17 +128,18 @@ class Engine:
         except Refused as exc:
             self._refuse('register', exc, instance_uuid, project_id)
         existing = db_api.binding_get(instance_uuid)
+        if existing is None:
+            try:
+                db_api.binding_create(instance_uuid, project_id, tee,
+                                      expected)
+            except db_exc.DBDuplicateEntry:  # a concurrent registration won
+                existing = db_api.binding_get(instance_uuid)
+        # The binding decides: only its project and TEE may set references.
         if existing is not None and (existing['project_id'] != project_id
                                      or existing['tee'] != tee):
             self._refuse('register', Refused(
                 'instance is registered to another project or TEE', 409),
                 instance_uuid, project_id)
-        if existing is None:
-            try:
-                db_api.binding_create(instance_uuid, project_id, tee,
-                                      expected)
-            except db_exc.DBDuplicateEntry:
-                pass  # a concurrent registration of the same instance
         db_api.reference_set(instance_uuid, project_id, tee,
                              [m.lower() for m in measurements], document,
                              flavor_id)

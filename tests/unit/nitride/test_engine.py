@@ -82,6 +82,24 @@ def test_register_challenge_attest_release(engine, guest):
     assert status['status'] == 'affirming' and 'token' not in status
 
 
+def test_racing_registration_of_another_project_is_refused(
+        engine, monkeypatch):
+    """Another project's registration lands between our check and insert."""
+    instance = _instance()
+    _register(engine, instance, project='project-b')
+    real = db_api.binding_get
+    calls = []
+
+    def late(instance_uuid):  # the first read misses the other binding
+        calls.append(instance_uuid)
+        return None if len(calls) == 1 else real(instance_uuid)
+
+    monkeypatch.setattr(db_api, 'binding_get', late)
+    exc = _refused(_register, engine, instance)
+    assert exc.code == 409 and len(calls) == 2
+    assert db_api.reference_get(instance)['project_id'] == 'project-b'
+
+
 def test_binding_is_recomputed_not_trusted(engine):
     instance = _instance()
     wrong = binding.host_data(_instance(), PROJECT).hex()
