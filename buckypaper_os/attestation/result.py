@@ -69,6 +69,9 @@ class AttestationResult:
     tcb_status: typing.Optional[str] = None
     reasons: list = dataclasses.field(default_factory=list)
     trustworthiness: dict = dataclasses.field(default_factory=dict)
+    #: The TCB the evidence reports, by the component names of a policy's
+    #: ``min_tcb`` (SNP ``bl``, ``snp``...; TDX ``tee_tcb_svn_<i>``).
+    tcb: dict = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -90,7 +93,8 @@ _ORDER = (Tier.AFFIRMING, Tier.WARNING, Tier.CONTRAINDICATED)
 
 
 def conclude(tee: str, claims: dict, verification: Verification,
-             findings: typing.Iterable[Finding]) -> AttestationResult:
+             findings: typing.Iterable[Finding],
+             tcb: typing.Mapping[str, int]) -> AttestationResult:
     """Combine verification and appraisal into one result.
 
     Evidence that does not verify is contraindicated whatever the policy
@@ -113,4 +117,5 @@ def conclude(tee: str, claims: dict, verification: Verification,
     return AttestationResult(tee=tee, verified=verification.verified,
                              status=tier.value, claims=claims,
                              tcb_status=verification.tcb_status,
-                             reasons=reasons, trustworthiness=vector)
+                             reasons=reasons, trustworthiness=vector,
+                             tcb=dict(tcb))

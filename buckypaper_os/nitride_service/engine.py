@@ -336,7 +336,7 @@ class Engine:
             reasons.append('secret belongs to another project')
         reasons += _policy_reasons(release_policy, instance,
                                    claims[token.PROJECT], tee,
-                                   submod[token.CLAIMS])
+                                   submod[token.TCB])
         return reasons, b64encode(jwk.b64url_decode(submod[token.TEE_PUBKEY]))
 
     def verify_ticket(self, ticket: str) -> dict:
@@ -411,7 +411,7 @@ class Engine:
 
 
 def _policy_reasons(release_policy: dict, instance: str, project: str,
-                    tee: str, claims: dict) -> typing.List[str]:
+                    tee: str, reported: dict) -> typing.List[str]:
     """Reasons a secret's release policy does not admit this attestation."""
     if not isinstance(release_policy, dict):
         return ['release policy is not an object']
@@ -427,7 +427,6 @@ def _policy_reasons(release_policy: dict, instance: str, project: str,
     wanted_tee = release_policy.get('tee')
     if wanted_tee is not None and wanted_tee != tee:
         reasons.append('secret requires TEE %s, not %s' % (wanted_tee, tee))
-    reported = claims.get('reported_tcb') or {}
     for component, minimum in sorted((release_policy.get('min_tcb')
                                       or {}).items()):
         value = reported.get(component)

@@ -39,6 +39,8 @@ from buckypaper_os.nitride_service import jwk
 
 EAR_PROFILE = 'tag:github.com,2023:veraison/ear'
 CLAIMS = 'buckypaper.claims'
+#: The reported TCB by min_tcb component names (SNP and TDX alike).
+TCB = 'buckypaper.tcb'
 TEE_PUBKEY = 'buckypaper.tee-pubkey'
 INSTANCE = 'buckypaper.instance'
 PROJECT = 'buckypaper.project'
@@ -142,6 +144,7 @@ def ear_claims(result: result_mod.AttestationResult, instance_uuid: str,
             'ear.status': result.status,
             'ear.trustworthiness-vector': dict(result.trustworthiness),
             CLAIMS: result.claims,
+            TCB: dict(result.tcb),
             TEE_PUBKEY: jwk.b64url_encode(tee_public_key),
             **(extra or {}),
         }},

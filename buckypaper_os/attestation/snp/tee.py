@@ -46,4 +46,5 @@ class SNP(tee.TEE):
         verification.claims = claims
         findings = validate.validate(report, product, verification, policy,
                                      crl is not None)
-        return result.conclude(self.name, claims, verification, findings)
+        return result.conclude(self.name, claims, verification, findings,
+                               abi.decode_tcb(report.reported_tcb, product))

@@ -223,6 +223,12 @@ def qe_report(raw: bytes) -> QeReport:
                     report_data=raw[320:384])
 
 
+def tcb(report) -> typing.Dict[str, int]:
+    """TEE_TCB_SVN as the components ``tee_tcb_svn_<i>`` of a policy."""
+    return {'tee_tcb_svn_%d' % i: svn
+            for i, svn in enumerate(report.tee_tcb_svn)}
+
+
 def claims(quote: Quote, fmspc: bytes) -> dict:
     """The claims of ``expected.json``: hex of bytes as they appear."""
     report = quote.report

@@ -62,7 +62,8 @@ class TDX(tee.TEE):
                                            tcb_status, claims)
         findings = validate.validate(q, verification, policy,
                                      files is not None)
-        return result.conclude(self.name, claims, verification, findings)
+        return result.conclude(self.name, claims, verification, findings,
+                               abi.tcb(q.report))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -35,9 +35,7 @@ def validate(q: abi.Quote, verification: result.Verification,
             ('mr_owner', report.mr_owner, policy.mr_owner)):
         findings += checks.equal(name, value.hex(), expected,
                                  'instance-identity')
-    findings += checks.min_tcb(
-        {'tee_tcb_svn_%d' % i: svn
-         for i, svn in enumerate(report.tee_tcb_svn)}, policy)
+    findings += checks.min_tcb(abi.tcb(report), policy)
     findings += checks.stale(verification, policy)
     return findings
 

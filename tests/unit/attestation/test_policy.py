@@ -48,7 +48,7 @@ def test_from_file_refuses_bad_json(tmp_path):
 
 def test_unverified_is_contraindicated_whatever_the_findings():
     res = result.conclude('tdx', {}, result.Verification(
-        verified=False, reasons=['quote signature invalid']), [])
+        verified=False, reasons=['quote signature invalid']), [], {})
     assert res.status == 'contraindicated'
     assert res.reasons[0] == 'quote signature invalid'
     assert res.trustworthiness['hardware'] == result.TRUST_CONTRAINDICATED
@@ -59,9 +59,9 @@ def test_worst_finding_decides():
     bad = result.Finding(result.Tier.CONTRAINDICATED, 'configuration',
                          'debug')
     ok = result.Verification(verified=True)
-    assert result.conclude('tdx', {}, ok, []).status == 'affirming'
-    assert result.conclude('tdx', {}, ok, [warn]).status == 'warning'
-    res = result.conclude('tdx', {}, ok, [warn, bad])
+    assert result.conclude('tdx', {}, ok, [], {}).status == 'affirming'
+    assert result.conclude('tdx', {}, ok, [warn], {}).status == 'warning'
+    res = result.conclude('tdx', {}, ok, [warn, bad], {})
     assert res.status == 'contraindicated'
     assert res.reasons == ['TCB OutOfDate', 'debug']
     assert res.trustworthiness == {

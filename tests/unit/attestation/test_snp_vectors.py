@@ -27,6 +27,7 @@ def test_vector(name, tee):
     assert result.verified is expected['verified'], result.reasons
     assert result.status == expected['expect_status'], result.reasons
     assert result.claims == expected['claims']
+    assert result.tcb == expected['claims']['reported_tcb']
     assert result.tcb_status == expected.get('tcb_status')
     if expected['verified'] and not expected['debug']:
         assert result.reasons == []

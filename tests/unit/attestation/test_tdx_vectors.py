@@ -23,6 +23,7 @@ def test_expected(name, tee):
     assert result.tcb_status == expected['tcb_status']
     assert result.claims == expected['claims']
     assert result.status == expected['expect_status']
+    assert list(result.tcb) == ['tee_tcb_svn_%d' % i for i in range(16)]
 
 
 @pytest.mark.parametrize('name', CASES)

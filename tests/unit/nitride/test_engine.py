@@ -225,6 +225,24 @@ def test_release_refusals(engine, guest, policy, project, reason):
     assert _last_audit(guest.instance_uuid)['decision'] == 'refused'
 
 
+@pytest.mark.parametrize('minimum, allowed', [(3, True), (4, False)])
+def test_release_min_tcb_of_a_tdx_secret(engine, minimum, allowed):
+    """A TDX attestation carries TEE_TCB_SVN as tee_tcb_svn_<i>."""
+    instance = _instance()
+    engine.register(instance, PROJECT, 'tdx', [])
+    result = attestation.AttestationResult(
+        tee='tdx', verified=True, status='affirming', claims={},
+        tcb={'tee_tcb_svn_0': 3, 'tee_tcb_svn_1': 1})
+    issued = token.issue(engine.signer, result, instance, PROJECT,
+                         b'k' * 32, 60)
+    db_api.attestation_create(instance, PROJECT, 'tdx', 'affirming', {},
+                              token_jti=issued.jti, token=issued.token)
+    answer = engine.authorize_release(issued.token, 's', PROJECT, {
+        'instance': instance, 'tee': 'tdx',
+        'min_tcb': {'tee_tcb_svn_0': minimum}})
+    assert answer['allowed'] is allowed, answer['reasons']
+
+
 def test_release_bound_to_project(engine, guest):
     answer = engine.authorize_release(_token(engine, guest), 's', PROJECT,
                                       {'project': PROJECT})
