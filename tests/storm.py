@@ -162,7 +162,7 @@ def boot(client: guest_client.GuestClient, member: Member, admitted: float,
                 outcome.refusal = cause
                 break
         except sealing.SealingError as exc:
-            outcome.refusal = 'open: %s' % exc
+            outcome.refusal = 'open: %s (%d bytes)' % (exc, len(sealed))
             break
         outcome.retries.append(cause)
         if time.perf_counter() + delay > deadline:

@@ -44,6 +44,8 @@ MLKEM768_PUBLIC = 1184
 X25519_PUBLIC = 32
 P384_PUBLIC = 97
 INFO_LABEL = b'buckypaper-vault-release-v1\0'
+#: The AES-256-GCM tag that ends every sealed blob.
+TAG_SIZE = 16
 
 
 class SealingError(Exception):
@@ -135,6 +137,12 @@ class TeeKeyPair:
         """The plaintext of a blob sealed to this key pair."""
         return open_sealed(self._private, self.suite_id, sealed,
                            instance_uuid, secret_id)
+
+
+def is_sealed(blob: bytes) -> bool:
+    """Whether ``blob`` has the form of a sealed blob (it is not opened)."""
+    return (len(blob) > 2 + TAG_SIZE and blob[0] == VERSION
+            and blob[1] in SUITES)
 
 
 def open_sealed(private_key, suite_id: int, sealed: bytes,

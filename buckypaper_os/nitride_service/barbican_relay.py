@@ -30,7 +30,9 @@ from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 from oslo_log import log as logging
+from urllib3 import exceptions as urllib3_exc
 
+from buckypaper_os.barbican_plugin import sealing
 from buckypaper_os.conf import vault as vault_conf
 
 LOG = logging.getLogger(__name__)
@@ -91,8 +93,15 @@ class Relay:
         query = urllib.parse.urlencode({
             'trans_wrapped_session_key': ticket,
             'transport_key_id': self._transport_key_id()})
-        return self._get('/v1/secrets/%s/payload?%s' % (secret_id, query),
-                         'application/octet-stream', MAX_SEALED)
+        sealed = self._get('/v1/secrets/%s/payload?%s' % (secret_id, query),
+                           'application/octet-stream', MAX_SEALED)
+        if not sealing.is_sealed(sealed):
+            # Only sealed blobs are passed on; the bytes are never logged.
+            LOG.warning('Barbican answered the release of %s with %d bytes '
+                        'that are not a sealed blob: nothing passed on',
+                        secret_id, len(sealed))
+            raise RelayError(502, 'Barbican\'s answer is not a sealed blob')
+        return sealed
 
     def _transport_key_id(self) -> str:
         if not self.transport_key_id:
@@ -134,7 +143,7 @@ class Relay:
         with answer:
             try:
                 data = answer.raw.read(limit + 1, decode_content=True)
-            except OSError as exc:
+            except (OSError, urllib3_exc.HTTPError) as exc:
                 raise RelayError(502, 'Barbican\'s answer was cut (%s)'
                                  % type(exc).__name__) from None
         if answer.status_code != 200:

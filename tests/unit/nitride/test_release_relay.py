@@ -29,6 +29,9 @@ class FakeBarbican(http.server.BaseHTTPRequestHandler):
     #: The client port of each request: one per connection.
     ports = []
     status = 200
+    #: What a release answers, and how many bytes its Content-Length adds.
+    sealed = SEALED
+    missing = 0
 
     def do_GET(self):
         type(self).requests.append((self.path, dict(self.headers)))
@@ -47,9 +50,9 @@ class FakeBarbican(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
             return
         else:
-            body = SEALED
+            body = type(self).sealed
         self.send_response(200)
-        self.send_header('Content-Length', str(len(body)))
+        self.send_header('Content-Length', str(len(body) + type(self).missing))
         self.end_headers()
         self.wfile.write(body)
 
@@ -64,6 +67,8 @@ def barbican():
     FakeBarbican.requests = []
     FakeBarbican.ports = []
     FakeBarbican.status = 200
+    FakeBarbican.sealed = SEALED
+    FakeBarbican.missing = 0
     yield 'http://127.0.0.1:%d' % server.server_address[1]
     server.shutdown()
     server.server_close()
@@ -140,6 +145,23 @@ def test_one_connection_for_many_releases(app, ticket, monkeypatch):
         assert response.status_int == 200, response.text
     assert len(FakeBarbican.requests) == 4
     assert len(set(FakeBarbican.ports)) == 1
+
+
+@pytest.mark.parametrize('answer', [b'', b'\x01\x01', b'k' * 64,
+                                    b'\x02\x01' + SEALED[2:]])
+def test_only_sealed_blobs_are_passed_on(app, ticket, answer):
+    FakeBarbican.sealed = answer
+    response = _release(app, {'secret': SECRET, 'ticket': ticket[0]})
+    assert response.status_int == 502
+    assert response.json['detail'] == (
+        'Barbican\'s answer is not a sealed blob')
+
+
+def test_a_cut_answer_is_a_bad_gateway(app, ticket):
+    FakeBarbican.missing = 10
+    response = _release(app, {'secret': SECRET, 'ticket': ticket[0]})
+    assert response.status_int == 502
+    assert 'answer was cut' in response.json['detail']
 
 
 def test_barbican_refusal_is_passed_on(app, ticket):

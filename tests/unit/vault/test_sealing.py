@@ -23,6 +23,9 @@ def test_round_trip(pair):
     assert blob[:2] == bytes([sealing.VERSION, pair.suite_id])
     assert b'k' * 16 not in blob
     assert pair.open(blob, INSTANCE, SECRET) == b'k' * 64
+    assert sealing.is_sealed(blob)
+    assert not sealing.is_sealed(b'k' * 64)
+    assert not sealing.is_sealed(blob[:2 + sealing.TAG_SIZE])
 
 
 def test_wrong_key(pair):
