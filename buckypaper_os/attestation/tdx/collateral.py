@@ -192,6 +192,15 @@ def signed_json(body: bytes, key: str) -> typing.Tuple[dict, bytes, bytes]:
     return inner, inner_text.encode('utf-8'), raw_signature
 
 
+def next_update(body: bytes, key: str) -> datetime.datetime:
+    """The ``nextUpdate`` of a PCS TCB Info or QE Identity body.
+
+    ``key`` is ``tcbInfo`` or ``enclaveIdentity``. Raises
+    :class:`errors.EvidenceError` when the body cannot be read.
+    """
+    return _date(signed_json(body, key)[0], 'nextUpdate', key)
+
+
 def _members(text: str) -> typing.Dict[str, typing.Tuple[object, str]]:
     """Top-level members of a JSON object: {key: (value, exact text)}."""
     decoder = json.JSONDecoder(object_pairs_hook=_unique)
