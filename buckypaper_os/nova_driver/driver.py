@@ -127,6 +127,13 @@ def _tee_of(launch_security):
     return None, None
 
 
+def _requested_models(instance) -> typing.List[typing.Optional[str]]:
+    """The memory encryption models the flavor and the image ask for."""
+    models = [instance.flavor.extra_specs.get(k) for k in _MODEL_KEYS]
+    models.append((instance.system_metadata or {}).get(_IMAGE_MODEL_KEY))
+    return models
+
+
 def _launch(tee, instance, digest, binding_value, document, options):
     return Launch(tee, instance.project_id, instance.flavor.flavorid,
                   digest, binding_value, document, options.attestation,
@@ -184,6 +191,15 @@ class BuckypaperLibvirtDriver(libvirt_driver.LibvirtDriver):
         guest = super()._get_guest_config(instance, network_info, image_meta,
                                           disk_info, *args, **kwargs)
         tee, model = _tee_of(guest.launch_security)
+        requested = [m for m in _requested_models(instance)
+                     if m in extra_specs.MODEL_TEE]
+        if requested and requested[0] != model:
+            # Nova builds no launch security without hw:mem_encryption=true.
+            raise _invalid(
+                'flavor %s or image asks for %s memory encryption, but the '
+                'guest would boot %s; set hw:mem_encryption=true'
+                % (instance.flavor.name, requested[0],
+                   'with %s' % model if model else 'without it'))
         try:
             options = extra_specs.check_flavor(
                 extra_specs.merge_image_properties(
@@ -423,12 +439,10 @@ class BuckypaperLibvirtDriver(libvirt_driver.LibvirtDriver):
                  instance=instance)
 
     def _is_confidential(self, instance) -> bool:
-        sysmeta = instance.system_metadata or {}
-        if sysmeta.get(SYSMETA_TEE):
+        if (instance.system_metadata or {}).get(SYSMETA_TEE):
             return True
-        models = [instance.flavor.extra_specs.get(k) for k in _MODEL_KEYS]
-        models.append(sysmeta.get(_IMAGE_MODEL_KEY))
-        return any(m in extra_specs.MODEL_TEE for m in models)
+        return any(m in extra_specs.MODEL_TEE
+                   for m in _requested_models(instance))
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):

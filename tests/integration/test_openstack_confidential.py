@@ -280,7 +280,12 @@ def test_flavor_create_with_a_generated_disk_key(osc, cloud):
              'buckypaper:disk_key=generate'),
             (['--disk-key', 'generate', '--attestation', 'disabled'],
              'buckypaper:disk_key needs buckypaper:attestation=required'),
-            (['--disk-key', 'keep'], "invalid choice: 'keep'")):
+            (['--disk-key', 'keep'], "invalid choice: 'keep'"),
+            (['--property', 'hw:mem_encryption=False'],
+             '--property may not change hw:mem_encryption of a '
+             'confidential flavor'),
+            (['--property', 'hw:mem_encryption_model=amd-sev'],
+             '--property may not change hw:mem_encryption_model')):
         code, _, err = osc('operator', 'flavor', 'create', 'refused',
                            '--tee', 'sev-snp', *argv)
         assert code != 0 and message in err, (argv, err)

@@ -372,6 +372,17 @@ class TestSNPServers(_SNPBase):
         self.assertIn('the flavor sets buckypaper:snp_single_socket',
                       self.api.get_server(server['id'])['fault']['message'])
 
+    def test_model_without_mem_encryption_fails_the_boot(self):
+        """Nova builds no launchSecurity without hw:mem_encryption=true."""
+        image = self._image(uuids.snp_model_only, 'amd-sev-snp',
+                            hw_mem_encryption='False')
+        server = self._boot(image, self._flavor(), expected_state='ERROR')
+        self.assertIn('asks for amd-sev-snp memory encryption, but the '
+                      'guest would boot without it', self.api.get_server(
+                          server['id'])['fault']['message'])
+        self.assertEqual([], self.nitride.calls)
+        self.assertFalse([x for x in self.defined if server['id'] in x])
+
     def test_buckypaper_key_without_snp_or_tdx_fails_the_boot(self):
         server = self._boot(self.glance.image1['id'], self._flavor(**{
             'buckypaper:attestation': 'required'}), expected_state='ERROR')

@@ -30,6 +30,10 @@ def nova(app):
                               endpoint_type=manager.interface)
 
 
+#: The specs that make Nova launch a TEE guest; --property cannot change them.
+LAUNCH_KEYS = ('hw:mem_encryption', 'hw:mem_encryption_model')
+
+
 def extra_specs(parsed_args) -> dict:
     """The extra specs of a confidential flavor of ``parsed_args``."""
     tee = parsed_args.tee
@@ -74,6 +78,11 @@ def extra_specs(parsed_args) -> dict:
         if not sep:
             raise exceptions.CommandError('--property wants key=value, '
                                           'not %r' % item)
+        if key in LAUNCH_KEYS and value.lower() != specs[key].lower():
+            # Nova would boot the flavor without launch security.
+            raise exceptions.CommandError(
+                '--property may not change %s of a confidential flavor'
+                % key)
         specs[key] = value
     problem = flavor_specs.disk_key_problem(specs)
     if problem:
