@@ -15,6 +15,8 @@ from buckypaper_os import binding
 from buckypaper_os.enclaivelet import evidence as evidence_mod
 from buckypaper_os.enclaivelet import luks
 from buckypaper_os.nitride_service.api import guest_client
+from buckypaper_os.nitride_service import receipt
+from buckypaper_os.nitride_service import token
 
 #: Guest API answers that may pass with time (429, relay and proxy errors).
 TRANSIENT = (0, 429, 500, 502, 503, 504)
@@ -74,14 +76,15 @@ def attest_and_release(settings: dict, say: typing.Callable[[str], None]
         answer = client.attest(instance, challenge['nonce'],
                                evidence.report, evidence.certificates,
                                public_key)
-        if answer.get('status') != 'affirming':
-            raise Failure('attest', 'attestation not affirming: %s'
+        if answer.get('status') not in receipt.RELEASABLE:
+            raise Failure('attest', 'attestation not releasable: %s'
                           % answer.get('status'), 403)
         say('attest: %s' % answer['status'])
         stage = 'release'
-        sealed = client.release(secret, answer['token'])
+        sealed, signed = client.release_with_receipt(secret, answer['token'])
     except guest_client.GuestApiError as exc:
         raise _problem(stage, exc) from None
+    _vouched(settings, say, answer['token'], signed, public_key, sealed)
     try:
         key = bytearray(pair.open(sealed, instance, secret))
     except sealing.SealingError as exc:
@@ -90,6 +93,24 @@ def attest_and_release(settings: dict, say: typing.Callable[[str], None]
     say('release: disk key sealed to our ephemeral key, %d bytes opened'
         % len(key))
     return key
+
+
+def _vouched(settings: dict, say: typing.Callable[[str], None],
+             ticket: str, signed: typing.Optional[str], public_key: bytes,
+             sealed: bytes) -> None:
+    """Check Nitride's receipt for ``sealed`` with the pinned keys."""
+    keys = settings.get('nitride_keys')
+    if not keys:
+        say('release: WARNING no nitride_keys pinned: whoever answers at '
+            'nitride_url could choose this key')
+        return
+    try:
+        receipt.check(keys, ticket, signed or '', settings['instance_uuid'],
+                      public_key, settings['secret'].lower(), sealed)
+    except token.TokenError as exc:
+        raise Failure('release', 'Nitride does not vouch for the released '
+                      'key: %s' % exc) from None
+    say('release: receipt signed by a pinned Nitride key')
 
 
 def unlock(settings: dict, say: typing.Callable[[str], None]) -> str:

@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                         % config.DEFAULT_FILE)
     for key in ('instance_uuid', 'nitride_url', 'secret', 'device',
                 'mapping', 'cipher', 'tsm_root', 'sev_device', 'retries',
-                'backoff', 'config_drive', 'metadata_url', 'timeout'):
+                'backoff', 'config_drive', 'metadata_url', 'timeout',
+                'nitride_keys'):
         parser.add_argument('--' + key.replace('_', '-'), dest=key)
     parser.add_argument('--check-only', dest='check_only',
                         action='store_const', const='true',

@@ -11,7 +11,10 @@
 3. Command-line options.
 
 ``secret`` is a Barbican secret id or its href (the id is its last path
-segment).
+segment). ``nitride_keys`` is a file holding Nitride's JWK Set (``GET
+/v1/jwks``), baked into the image: with it, a released key is used only
+with Nitride's signed receipt (see ``nitride_service.receipt``). Metadata
+cannot set it: the host serves the metadata.
 """
 
 import configparser
@@ -19,6 +22,8 @@ import json
 import os
 import typing
 import urllib.request
+
+from buckypaper_os.nitride_service import jwk
 
 DEFAULT_FILE = '/etc/enclaivelet/enclaivelet.conf'
 CONFIG_DRIVE = '/mnt/config/openstack/latest/meta_data.json'
@@ -39,6 +44,7 @@ DEFAULTS = {
     'timeout': '30',
     'config_drive': '',
     'metadata_url': '',
+    'nitride_keys': '',
 }
 REQUIRED = ('instance_uuid', 'nitride_url', 'secret', 'device')
 _META_KEYS = {'buckypaper_nitride_url': 'nitride_url',
@@ -128,7 +134,23 @@ def load(path: typing.Optional[str],
             settings[key] = float(settings[key])
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    settings['nitride_keys'] = _pinned_keys(settings['nitride_keys'])
     return settings
+
+
+def _pinned_keys(path: str) -> typing.Optional[list]:
+    """The public keys in the JWK Set file ``path``; None if unset."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding='utf-8') as f:
+            keys = jwk.from_jwks(json.load(f))
+    except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
+        raise ConfigError('cannot read nitride_keys %s: %s' % (path, exc)
+                          ) from None
+    if not keys:
+        raise ConfigError('nitride_keys %s holds no key' % path)
+    return keys
 
 
 def _bool(value) -> bool:

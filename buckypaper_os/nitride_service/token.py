@@ -34,8 +34,10 @@ import jwt
 from jwt import api_jws
 import pbr.version
 
-from buckypaper_os.attestation import result as result_mod
 from buckypaper_os.nitride_service import jwk
+
+if typing.TYPE_CHECKING:  # the guest imports this module without them
+    from buckypaper_os.attestation import result as result_mod
 
 EAR_PROFILE = 'tag:github.com,2023:veraison/ear'
 CLAIMS = 'buckypaper.claims'
@@ -123,7 +125,7 @@ class Signer:
             separators=(',', ':'))
 
 
-def ear_claims(result: result_mod.AttestationResult, instance_uuid: str,
+def ear_claims(result: 'result_mod.AttestationResult', instance_uuid: str,
                project_id: str, tee_public_key: bytes, lifetime: int,
                now: typing.Optional[float] = None,
                extra: typing.Optional[dict] = None) -> dict:
@@ -151,7 +153,7 @@ def ear_claims(result: result_mod.AttestationResult, instance_uuid: str,
     }
 
 
-def issue(signer: Signer, result: result_mod.AttestationResult,
+def issue(signer: Signer, result: 'result_mod.AttestationResult',
           instance_uuid: str, project_id: str, tee_public_key: bytes,
           lifetime: int, now: typing.Optional[float] = None,
           extra: typing.Optional[dict] = None) -> Issued:
@@ -244,10 +246,23 @@ def verify(token: str, keys: typing.Iterable[jwk.PublicKey], *,
            now: typing.Optional[float] = None) -> dict:
     """The claims of ``token`` once every signature and time check holds.
 
+    Signatures as :func:`signed_payload` checks them; then the EAR profile,
+    ``iat``, ``exp``, ``jti`` and ``submods``. Raises :class:`TokenError`
+    saying why a token is refused.
+    """
+    claims = signed_payload(token, keys, require_mldsa=require_mldsa)
+    _check_claims(claims, leeway, time.time() if now is None else now)
+    return claims
+
+
+def signed_payload(token: str, keys: typing.Iterable[jwk.PublicKey], *,
+                   require_mldsa: bool = False) -> dict:
+    """The JSON payload of a JWS once every signature holds.
+
     Each signature present must be ES384 or ML-DSA-65, name in ``kid`` one
     of ``keys`` of its algorithm and be valid; an ES384 signature is always
     required, an ML-DSA-65 one when ``require_mldsa``. Raises
-    :class:`TokenError` saying why a token is refused.
+    :class:`TokenError`.
     """
     by_kid = {jwk.thumbprint(key): key for key in keys}
     payload, pairs = _signatures(token)
@@ -274,6 +289,4 @@ def verify(token: str, keys: typing.Iterable[jwk.PublicKey], *,
         raise TokenError('ES384 signature missing')
     if require_mldsa and jwk.ML_DSA_65 not in seen:
         raise TokenError('ML-DSA-65 signature required')
-    claims = _decode_json(payload, 'token payload')
-    _check_claims(claims, leeway, time.time() if now is None else now)
-    return claims
+    return _decode_json(payload, 'token payload')

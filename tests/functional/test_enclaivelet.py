@@ -6,16 +6,20 @@ thread of this test. "Unlock" is ``cryptsetup open --test-passphrase`` on
 a file image (``--check-only``): it needs no device-mapper.
 """
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 import uuid
 
+from cryptography.hazmat.primitives.asymmetric import ec
 import pytest
 
 from buckypaper_os import binding
 from buckypaper_os.demo import barbican as barbican_mod
+from buckypaper_os.nitride_service import jwk
 from buckypaper_os.simulated_tee import attester as attester_mod
 from buckypaper_os.simulated_tee import tsm as tsm_mod
 from tests.functional import conftest
@@ -99,3 +103,32 @@ def test_nitride_unreachable(pki, guest, tmp_path):
     assert answer.returncode == 3, answer
     assert 'retrying in 0.1 s' in answer.stdout
     assert 'unreachable' in answer.stderr
+
+
+def _pinned(guest, jwks) -> list:
+    """The --nitride-keys option naming a file that holds ``jwks``."""
+    path = os.path.join(os.path.dirname(guest[1]), 'nitride-jwks.json')
+    with open(path, 'w') as f:
+        json.dump(jwks, f)
+    return ['--nitride-keys', path]
+
+
+def test_pinned_nitride_keys_vouch_for_the_key(vault, pki, guest):
+    with urllib.request.urlopen(vault.nitride.api_url + '/v1/jwks',
+                                timeout=20) as answer:
+        jwks = json.loads(answer.read())
+    answer = run(pki, guest, guests.MEASUREMENT, *_pinned(guest, jwks))
+    assert answer.returncode == 0, answer.stderr
+    assert 'receipt signed by a pinned Nitride key' in answer.stdout
+    assert 'formatted' in answer.stdout
+
+
+def test_key_not_vouched_for_by_the_pinned_keys(pki, guest):
+    """As if a host answered at nitride_url: nothing is formatted."""
+    other = jwk.to_jwks([ec.generate_private_key(ec.SECP384R1())
+                         .public_key()])
+    answer = run(pki, guest, guests.MEASUREMENT, *_pinned(guest, other))
+    assert answer.returncode == 5, answer
+    assert 'Nitride does not vouch for the released key' in answer.stderr
+    with open(guest[1], 'rb') as f:
+        assert not f.read(1024 * 1024).strip(b'\0')

@@ -23,6 +23,7 @@ from buckypaper_os.nitride_service.api import problems
 from buckypaper_os.nitride_service import audit
 from buckypaper_os.nitride_service import barbican_relay
 from buckypaper_os.nitride_service import engine as engine_mod
+from buckypaper_os.nitride_service import receipt
 from buckypaper_os.nitride_service import token
 
 LOG = logging.getLogger(__name__)
@@ -137,7 +138,8 @@ class NitrideApp:
         if not isinstance(ticket, str) or not 0 < len(ticket) <= MAX_TICKET:
             raise _invalid('ticket must be the token of an attestation')
         try:
-            instance = self.engine.verify_ticket(ticket)[token.INSTANCE]
+            claims = self.engine.verify_ticket(ticket)
+            instance, jti = claims[token.INSTANCE], claims['jti']
         except (token.TokenError, KeyError) as exc:
             # A decision like the Vault's: audited, with its reason.
             reason = 'ticket refused: %s' % (
@@ -152,7 +154,9 @@ class NitrideApp:
                      exc.detail)
             raise problems.Problem(exc.status, exc.detail) from None
         return {'secret': secret.lower(), 'instance': instance,
-                'sealed': engine_mod.b64encode(sealed)}
+                'sealed': engine_mod.b64encode(sealed),
+                'receipt': receipt.issue(self.engine.signer, instance,
+                                         secret.lower(), jti, sealed)}
 
     # Request parsing
 

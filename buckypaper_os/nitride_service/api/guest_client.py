@@ -53,9 +53,16 @@ class GuestClient:
 
     def release(self, secret_id: str, ticket: str) -> bytes:
         """The secret sealed to the attested key (open it in the guest)."""
+        return self.release_with_receipt(secret_id, ticket)[0]
+
+    def release_with_receipt(self, secret_id: str,
+                             ticket: str
+                             ) -> typing.Tuple[bytes, typing.Optional[str]]:
+        """The sealed secret and Nitride's receipt for it (see receipt)."""
         answer = self._post('/v1/release', {'secret': secret_id,
                                             'ticket': ticket})
-        return base64.b64decode(answer['sealed'], validate=True)
+        return (base64.b64decode(answer['sealed'], validate=True),
+                answer.get('receipt'))
 
     def _post(self, path: str, body: dict) -> dict:
         request = urllib.request.Request(

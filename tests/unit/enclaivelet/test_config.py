@@ -1,9 +1,11 @@
 import json
 
+from cryptography.hazmat.primitives.asymmetric import ec
 import pytest
 
 from buckypaper_os.enclaivelet import cli
 from buckypaper_os.enclaivelet import config
+from buckypaper_os.nitride_service import jwk
 
 
 def test_layers(tmp_path):
@@ -39,3 +41,24 @@ def test_errors(tmp_path, capsys):
     assert cli.main(['--config', str(conf)]) == 2
     assert 'missing settings: instance_uuid, secret, device' in \
         capsys.readouterr().err
+
+
+def test_pinned_nitride_keys(tmp_path):
+    drive = tmp_path / 'meta_data.json'
+    drive.write_text(json.dumps({
+        'uuid': '0b8c1e4a-3a43-4c8e-9a5e-8d2f5a1c9d10',
+        'meta': {'buckypaper_nitride_keys': '/tmp/host-chosen.json'}}))
+    base = ('[enclaivelet]\nconfig_drive = %s\nnitride_url = http://n\n'
+            'secret = s\ndevice = /dev/vdb\n' % drive)
+    conf = tmp_path / 'enclaivelet.conf'
+    conf.write_text(base)
+    assert config.load(str(conf), {})['nitride_keys'] is None  # not meta
+    key = ec.generate_private_key(ec.SECP384R1()).public_key()
+    jwks = tmp_path / 'jwks.json'
+    jwks.write_text(json.dumps(jwk.to_jwks([key])))
+    conf.write_text(base + 'nitride_keys = %s\n' % jwks)
+    assert config.load(str(conf), {})['nitride_keys'] == [key]
+    for content in ('{"keys": []}', '{', '{"keys": [{"kty": "oct"}]}'):
+        jwks.write_text(content)
+        with pytest.raises(config.ConfigError, match='nitride_keys'):
+            config.load(str(conf), {})

@@ -15,6 +15,8 @@ import json
 import os
 import re
 import shlex
+import subprocess
+import sys
 
 from buckypaper_os.enclaivelet import config
 
@@ -105,3 +107,22 @@ def test_lint_sees_a_missing_source(tmp_path):
     assert (word, shlex.split(args)) == ('COPY', ['no-such-dir', '/src'])
     assert not os.path.exists(os.path.join(ROOT, 'no-such-dir'))
     assert ignored('.tox/py3') and not ignored('heat/x.yaml')
+
+
+def test_the_guest_imports_only_its_requirements():
+    """The enclaivelet runs with etc/enclaivelet/requirements.txt alone."""
+    code = ('import sys; before = set(sys.modules); '
+            'import buckypaper_os.enclaivelet.cli; '
+            'print(" ".join({m.split(".")[0] for m in set(sys.modules) - '
+            'before} - set(sys.stdlib_module_names)))')
+    loaded = subprocess.run([sys.executable, '-c', code], check=True,
+                            capture_output=True, text=True).stdout.split()
+    with open(os.path.join(ROOT, 'etc', 'enclaivelet',
+                           'requirements.txt')) as f:
+        wanted = {line.split('>=')[0].strip().lower() for line in f
+                  if line.strip() and not line.startswith('#')}
+    modules = {'cryptography': 'cryptography', 'pyjwt': 'jwt', 'pbr': 'pbr'}
+    # cryptography imports bcrypt when it is installed (SSH keys).
+    allowed = {modules[name] for name in wanted} | {'buckypaper_os',
+                                                    'bcrypt'}
+    assert set(m for m in loaded if not m.startswith('_')) <= allowed

@@ -13,6 +13,9 @@ import webob
 
 from buckypaper_os.nitride_service.api import app as app_mod
 from buckypaper_os.nitride_service import barbican_relay
+from buckypaper_os.nitride_service import jwk
+from buckypaper_os.nitride_service import receipt
+from buckypaper_os.nitride_service import token as token_mod
 from tests.unit.nitride.conftest import b64
 from tests.unit.nitride import guests
 
@@ -115,12 +118,21 @@ def _release(app, body) -> webob.Response:
         content_type='application/json').get_response(app)
 
 
-def test_relays_the_sealed_blob_unchanged(app, ticket):
+def test_relays_the_sealed_blob_unchanged(app, ticket, engine):
     token, instance = ticket
     response = _release(app, {'secret': SECRET, 'ticket': token})
     assert response.status_int == 200, response.text
-    assert response.json == {'secret': SECRET, 'instance': instance,
-                             'sealed': b64(SEALED)}
+    answer = response.json
+    signed = answer.pop('receipt')
+    assert answer == {'secret': SECRET, 'instance': instance,
+                      'sealed': b64(SEALED)}
+    (submod,) = engine.verify_ticket(token)['submods'].values()
+    tee_key = jwk.b64url_decode(submod[token_mod.TEE_PUBKEY])
+    receipt.check(engine.keys.public_keys, token, signed, instance, tee_key,
+                  SECRET, SEALED)
+    with pytest.raises(token_mod.TokenError, match='receipt is not for'):
+        receipt.check(engine.keys.public_keys, token, signed, instance,
+                      tee_key, SECRET, SEALED + b'x')
     (listing, _), (payload, headers) = FakeBarbican.requests
     assert listing.startswith('/v1/transport_keys?plugin_name=' +
                               urllib.parse.quote_plus(
