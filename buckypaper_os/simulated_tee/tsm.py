@@ -100,23 +100,34 @@ class SimulatedTsm:
             self._seen[directory] = self._state(inblob)
             return
         state = self._state(inblob)
-        if state == self._seen[directory]:
+        if state is None or state == self._seen[directory]:
             return
         self._seen[directory] = state
         if not state[2]:  # the truncation of an open('wb'), not a write
             return
         self._generate(directory, state[2])
         if self.concurrent_writer:
+            other = os.urandom(64)
             with open(inblob, 'wb') as f:
-                f.write(os.urandom(64))
-            self._seen[directory] = state = self._state(inblob)
-            self._generate(directory, state[2])
+                f.write(other)
+            self._seen[directory] = self._state(inblob)
+            self._generate(directory, other)
 
     @staticmethod
-    def _state(inblob: str) -> tuple:
-        info = os.stat(inblob)
+    def _state(inblob: str) -> typing.Optional[tuple]:
+        """(mtime, inode, content) of ``inblob``; None while it changes.
+
+        A write updates the time before the data: a stat taken before a
+        read that saw the new data would make one write look like two.
+        """
+        before = os.stat(inblob)
         with open(inblob, 'rb') as f:
-            return info.st_mtime_ns, info.st_ino, f.read()
+            data = f.read()
+        after = os.stat(inblob)
+        if (before.st_mtime_ns, before.st_ino) != (after.st_mtime_ns,
+                                                   after.st_ino):
+            return None
+        return after.st_mtime_ns, after.st_ino, data
 
     def _generate(self, directory: str, data: bytes) -> None:
         generation = os.path.join(directory, 'generation')

@@ -1,6 +1,7 @@
 """configfs-tsm against the simulated tree, and the generation race."""
 
 import os
+import types
 
 import pytest
 
@@ -45,3 +46,19 @@ def test_no_tee(tmp_path):
 def test_report_data_size(tmp_path):
     with pytest.raises(tsm.TsmError, match='64 bytes'):
         tsm.get_report(bytes(32), str(tmp_path))
+
+
+def test_simulator_skips_a_write_in_progress(tmp_path, monkeypatch):
+    """A stat before and after the read that differ: look again later."""
+    inblob = tmp_path / 'inblob'
+    inblob.write_bytes(b'x' * 64)
+    real, times = os.stat, iter([1, 2, 2, 2])
+
+    def stat(path, *args, **kwargs):
+        info = real(path, *args, **kwargs)
+        return types.SimpleNamespace(st_ino=info.st_ino,
+                                     st_mtime_ns=next(times))
+
+    monkeypatch.setattr(os, 'stat', stat)
+    assert fake.SimulatedTsm._state(str(inblob)) is None
+    assert fake.SimulatedTsm._state(str(inblob))[2] == b'x' * 64
