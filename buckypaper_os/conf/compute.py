@@ -39,6 +39,18 @@ OPTS = [
                     'measurement, used when the guest CPU is not a named '
                     'model (host-model, host-passthrough). It must match '
                     'the CPU the host presents to the guest.'),
+    cfg.BoolOpt('require_measured_os', default=False,
+                help='Refuse to boot an attested guest whose launch '
+                     'measurement covers only its firmware. A guest that '
+                     'boots from its disk image is measured up to the '
+                     'firmware: a host could boot another OS with the same '
+                     'firmware and launch binding and get its disk key. '
+                     'When true, attested SEV-SNP guests must boot their '
+                     'kernel directly (image kernel_id and ramdisk_id), '
+                     'which measures kernel, initrd and command line '
+                     '(kernelHashes), and attested TDX guests are refused '
+                     '(their OS is measured in RTMRs, for which no '
+                     'reference values are registered yet).'),
     cfg.StrOpt('snp_id_key_file',
                help='PEM file with the operator\'s ECDSA P-384 ID key. '
                     'When set, SEV-SNP guests whose flavor asks for '

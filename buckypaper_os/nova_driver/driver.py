@@ -127,6 +127,18 @@ def _tee_of(launch_security):
     return None, None
 
 
+def _firmware_only(instance, options, why: str) -> None:
+    """An attested guest measured up to its firmware: refuse or say so."""
+    if not options.attestation:
+        return
+    if CONF.buckypaper_compute.require_measured_os:
+        raise _invalid('the launch measurement would cover only the '
+                       'firmware: the guest %s; [buckypaper_compute] '
+                       'require_measured_os is set' % why)
+    LOG.info('The launch measurement covers only the firmware: the guest '
+             '%s', why, instance=instance)
+
+
 def _requested_models(instance) -> typing.List[typing.Optional[str]]:
     """The memory encryption models the flavor and the image ask for."""
     models = [instance.flavor.extra_specs.get(k) for k in _MODEL_KEYS]
@@ -258,6 +270,9 @@ class BuckypaperLibvirtDriver(libvirt_driver.LibvirtDriver):
         ls.authorKey = False
         ls.vcek = upstream.vcek
         ls.kernelHashes = bool(upstream.kernelHashes or guest.os_kernel)
+        if not ls.kernelHashes:
+            _firmware_only(instance, options, 'boots from its disk image '
+                           '(direct kernel boot measures the kernel)')
         policy = bconfig.LibvirtConfigGuestSEVSNPPolicy()
         policy.debug = False
         policy.migrate_ma = False
@@ -307,6 +322,8 @@ class BuckypaperLibvirtDriver(libvirt_driver.LibvirtDriver):
                        document, options)
 
     def _configure_tdx(self, instance, guest, options, image):
+        _firmware_only(instance, options, 'is TDX (no RTMR reference '
+                       'values are registered)')
         ls = bconfig.BuckypaperTDXLaunchSecurity()
         ls.policy = (bconfig.TDX_POLICY_SEPT_VE_DISABLE
                      if options.tdx_sept_ve_disable else 0)

@@ -292,6 +292,19 @@ class TestSNPServers(_SNPBase):
         self.assertIn('console=ttyS0', launch.cmdline)
         self._assert_schema_valid(root)
 
+    def test_require_measured_os(self):
+        """A disk-image boot measures only the firmware: refused then."""
+        self.flags(require_measured_os=True, group='buckypaper_compute')
+        server = self._boot(self.image, self._flavor(),
+                            expected_state='ERROR')
+        self.assertIn('would cover only the firmware: the guest boots from '
+                      'its disk image', self.api.get_server(
+                          server['id'])['fault']['message'])
+        self.assertEqual([], self.nitride.calls)
+        self._boot(self.image, self._flavor(**{
+            'buckypaper:attestation': 'disabled'}))
+        self.test_direct_kernel_boot_kernel_hashes()
+
     def test_id_block(self):
         key = ec.generate_private_key(ec.SECP384R1())
         key_file = os.path.join(self.useFixture(fixtures.TempDir()).path,
@@ -415,6 +428,14 @@ class TestTDXServers(_ConfidentialBase):
         self.start_compute(
             libvirt_version=versionutils.convert_version_to_int(
                 libvirt_driver.MIN_LIBVIRT_STATELESS_FIRMWARE))
+
+    def test_require_measured_os_refuses_attested_tdx(self):
+        self.flags(require_measured_os=True, group='buckypaper_compute')
+        server = self._boot(self.image, self._flavor(),
+                            expected_state='ERROR')
+        self.assertIn('the guest is TDX (no RTMR reference values',
+                      self.api.get_server(server['id'])['fault']['message'])
+        self.assertEqual([], self.nitride.calls)
 
     def test_boot_register_and_delete(self):
         flavor = self._flavor(**{'buckypaper:min_tcb': 'tee_tcb_svn_0=5'})
