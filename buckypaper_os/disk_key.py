@@ -14,9 +14,11 @@ into Barbican and is never logged.
 
 import json
 import os
+import reprlib
 import typing
 
 from keystoneauth1 import exceptions as ks_exceptions
+from oslo_utils import uuidutils
 
 from buckypaper_os.barbican_plugin import policy
 
@@ -25,14 +27,18 @@ KEY_BYTES = (64, 32)
 
 
 def secret_url(ref: str, endpoint: typing.Callable[[], str]) -> str:
-    """The absolute URL of a secret given by href or ID.
+    """The URL of a secret given by href or ID, under Barbican's endpoint.
 
-    ``endpoint`` returns Barbican's endpoint from the service catalog; it
-    is called only for an ID.
+    ``endpoint`` returns Barbican's endpoint from the service catalog. An
+    href gives only its secret ID: the user's token and the key go to the
+    catalog's Barbican, never to the host an href names. ValueError when
+    ``ref`` names no secret.
     """
-    if ref.startswith(('http://', 'https://')):
-        return ref.rstrip('/')
-    return '%s/v1/secrets/%s' % (endpoint().rstrip('/'), ref)
+    secret_id = ref.rstrip('/').rsplit('/', 1)[-1]
+    if not uuidutils.is_uuid_like(secret_id):
+        raise ValueError('not a Barbican secret href or ID: %s'
+                         % reprlib.repr(ref))
+    return '%s/v1/secrets/%s' % (endpoint().rstrip('/'), secret_id)
 
 
 def release_policy(instance: str, tee: typing.Optional[str] = None,

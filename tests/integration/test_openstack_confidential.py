@@ -324,3 +324,18 @@ def test_key_bind_sets_the_policy_before_the_payload(osc, cloud):
     assert calls[2][2] == 'application/octet-stream'
     assert len(calls[2][3]) == 64 and calls[2][3] != bytes(64)
     assert 'key' not in out and calls[2][3].hex() not in json.dumps(out)
+
+
+def test_key_bind_goes_to_the_catalogs_barbican_only(osc, cloud):
+    """An href names a secret, not where to send the user's token."""
+    secret = '5d2f0c1e-8a4b-4c6d-9e7f-1a2b3c4d5e6f'
+    out = json.loads(osc.ok(
+        'alice', 'key', 'bind', str(uuid.uuid4()), '--secret',
+        'http://attacker.invalid:1/v1/secrets/' + secret, '-f', 'json'))
+    assert out['secret'] == cloud.url + '/key-manager/v1/secrets/' + secret
+    url = '/key-manager/v1/secrets/' + secret
+    assert [(m, p) for m, p, _, _ in cloud.barbican_requests
+            if secret in p] == [('PUT', url + '/metadata'), ('PUT', url)]
+    code, _, err = osc('alice', 'key', 'bind', str(uuid.uuid4()),
+                       '--secret', 'http://barbican/v1/secrets/not-an-id')
+    assert code != 0 and 'not a Barbican secret href or ID' in err

@@ -47,10 +47,13 @@ class BindKey(command.ShowOne):
         instance = common.server_id(self.app, parsed_args.server)
         manager = self.app.client_manager
         session = manager.session
-        url = disk_key.secret_url(
-            parsed_args.secret, lambda: session.get_endpoint(
-                service_type='key-manager', interface=manager.interface,
-                region_name=manager.region_name))
+        try:
+            url = disk_key.secret_url(
+                parsed_args.secret, lambda: session.get_endpoint(
+                    service_type='key-manager', interface=manager.interface,
+                    region_name=manager.region_name))
+        except ValueError as exc:
+            raise exceptions.CommandError(str(exc)) from None
         min_tcb = None
         if parsed_args.min_tcb:
             try:
