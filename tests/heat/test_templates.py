@@ -170,7 +170,6 @@ def test_the_server_template_binds_its_key_to_its_server():
     assert binding['type'] == 'OS::Buckypaper::DiskKeyBinding'
     assert binding['properties']['server'] == {'get_resource': 'server'}
     assert binding['properties']['secret'] == {'get_resource': 'disk_key'}
-    assert binding['depends_on'] == 'data_attachment'  # device first
     assert resources['disk_key']['type'] == 'OS::Barbican::Secret'
     assert 'payload' not in resources['disk_key']['properties']
     metadata = resources['server']['properties']['metadata']
