@@ -7,6 +7,7 @@ exponential backoff; any other refusal ends it at once.
 """
 
 import base64
+import os
 import time
 import typing
 
@@ -113,8 +114,28 @@ def _vouched(settings: dict, say: typing.Callable[[str], None],
     say('release: receipt signed by a pinned Nitride key')
 
 
+def wait_for_device(settings: dict, say: typing.Callable[[str], None],
+                    sleep: typing.Callable[[float], None] = time.sleep
+                    ) -> None:
+    """Wait up to ``device_wait`` seconds for the volume to be attached.
+
+    Before attesting: a key released for a volume that is not there yet
+    (Cinder attaches it after the server boots) would be wasted.
+    """
+    device, waited = settings['device'], 0.0
+    while not os.path.exists(device):
+        if waited >= settings['device_wait']:
+            raise Failure('unlock', 'no volume at %s after %.0f s'
+                          % (device, waited))
+        if not waited:
+            say('unlock: waiting for %s to be attached' % device)
+        sleep(1.0)
+        waited += 1.0
+
+
 def unlock(settings: dict, say: typing.Callable[[str], None]) -> str:
     """Release the key and open (or first format) the volume."""
+    wait_for_device(settings, say)
     key = with_retries(settings, say)
     try:
         try:

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     for key in ('instance_uuid', 'nitride_url', 'secret', 'device',
                 'mapping', 'cipher', 'tsm_root', 'sev_device', 'retries',
                 'backoff', 'config_drive', 'metadata_url', 'timeout',
-                'nitride_keys'):
+                'nitride_keys', 'device_wait'):
         parser.add_argument('--' + key.replace('_', '-'), dest=key)
     parser.add_argument('--check-only', dest='check_only',
                         action='store_const', const='true',

@@ -42,6 +42,7 @@ DEFAULTS = {
     'backoff': '1.0',
     'max_backoff': '30.0',
     'timeout': '30',
+    'device_wait': '600',
     'config_drive': '',
     'metadata_url': '',
     'nitride_keys': '',
@@ -130,7 +131,7 @@ def load(path: typing.Optional[str],
         for key in ('check_only', 'format'):
             settings[key] = _bool(settings[key])
         settings['retries'] = int(settings['retries'])
-        for key in ('backoff', 'max_backoff', 'timeout'):
+        for key in ('backoff', 'max_backoff', 'timeout', 'device_wait'):
             settings[key] = float(settings[key])
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

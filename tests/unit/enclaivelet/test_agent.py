@@ -58,3 +58,22 @@ def test_gives_up(monkeypatch):
     with pytest.raises(agent.Failure) as exc:
         agent.with_retries(SETTINGS, lambda m: None, lambda s: None)
     assert cli._exit_code(exc.value) == cli.EXIT_UNREACHABLE
+
+
+def test_waits_for_the_volume_to_be_attached(tmp_path):
+    device = tmp_path / 'vdb'
+    settings = {'device': str(device), 'device_wait': 5.0}
+    slept, said = [], []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        if len(slept) == 3:
+            device.write_bytes(b'')  # Cinder attached it
+
+    agent.wait_for_device(settings, said.append, sleep)
+    assert slept == [1.0] * 3 and len(said) == 1
+    device.unlink()
+    with pytest.raises(agent.Failure, match='no volume at .* after 5 s') \
+            as exc:
+        agent.wait_for_device(settings, said.append, lambda s: None)
+    assert cli._exit_code(exc.value) == cli.EXIT_VOLUME
