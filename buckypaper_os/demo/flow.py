@@ -9,6 +9,7 @@ import base64
 import os
 import shutil
 import typing
+import urllib.request
 import uuid
 
 from buckypaper_os.barbican_plugin import sealing
@@ -128,8 +129,20 @@ class Demo:
             self.stack.pki, measurement=measurement,
             host_data=binding.host_data(instance, PROJECT))
 
+    def pinned_keys(self) -> str:
+        """Nitride's JWK Set in a file, as an image would carry it."""
+        path = os.path.join(self.root, 'nitride-jwks.json')
+        if not os.path.exists(path):
+            with urllib.request.urlopen(self.stack.api_url + '/v1/jwks',
+                                        timeout=30) as answer:
+                jwks = answer.read()
+            with open(path, 'wb') as f:
+                f.write(jwks)
+        return path
+
     def settings(self, tsm_root: str) -> dict:
         return enclaivelet_config.load(os.devnull, {
+            'nitride_keys': self.pinned_keys(),
             'instance_uuid': self.instance,
             'nitride_url': self.stack.api_url,
             'secret': self.secret, 'device': self.image,

@@ -39,6 +39,8 @@ def test_demo_json():
     assert 'another instance' in by_name['another instance']
     # Progress and the table went to stderr, the JSON alone to stdout.
     assert 'every step did what it should' in answer.stderr
+    # The guest pins Nitride's keys and checks each release's receipt.
+    assert answer.stderr.count('receipt signed by a pinned Nitride key') == 2
 
 
 def test_demo_without_barbican(tmp_path):
