@@ -80,6 +80,18 @@ OPTS = [
                      'warning (genuine TEE whose TDX TCB is not '
                      'UpToDate). By default only affirming attestations '
                      'release keys.'),
+    cfg.ListOpt('nova_notification_topics', default=[],
+                help='Topics of Nova\'s notifications to listen to, e.g. '
+                     'versioned_notifications (Nova\'s [notifications] '
+                     'notification_format versioned or both) or '
+                     'notifications (unversioned). Workers then remove '
+                     'each instance Nova deleted, also when its compute '
+                     'host was down and no driver called '
+                     'remove_instance. Empty: not listening.'),
+    cfg.StrOpt('nova_notification_transport_url', secret=True,
+               help='Transport URL of Nova\'s notifications. Default: '
+                    '[oslo_messaging_notifications] transport_url, else '
+                    '[DEFAULT] transport_url.'),
     cfg.StrOpt('simulated_tee_trust_dir',
                help='Directory with the public ark.pem and ask.pem of a '
                     'simulated TEE (buckypaper-simulated-tee init). When '

@@ -1,10 +1,11 @@
 """``buckypaper-nitride``: an RPC worker of the Nitride verifier.
 
 Any number of workers may serve one topic: they share the database and
-keep no state of their own. Each also deletes expired challenge nonces
-every ``[nitride] nonce_purge_interval`` seconds (idempotent, so any
-number may). SIGTERM or SIGINT stops a worker after the calls it is
-serving.
+keep no state of their own. With ``[nitride] nova_notification_topics``
+they also remove the instances Nova deleted (:mod:`nova_events`). Each
+also deletes expired challenge nonces every ``[nitride]
+nonce_purge_interval`` seconds (idempotent, so any number may). SIGTERM
+or SIGINT stops a worker after the calls it is serving.
 """
 
 import sys
@@ -20,6 +21,7 @@ from buckypaper_os.nitride_service import daemon
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import manager
+from buckypaper_os.nitride_service import nova_events
 from buckypaper_os.nitride_service import rpc
 
 CONF = bp_conf.CONF
@@ -56,6 +58,10 @@ def main(argv: typing.Optional[list] = None) -> int:
     daemon.prepare(argv, 'buckypaper-nitride')
     server = build_server(CONF)
     server.start()
+    listener = nova_events.build_listener(CONF, engine_mod.Engine(
+        CONF, audit.Auditor(rpc.get_notifier(CONF))))
+    if listener is not None:
+        listener.start()
     stop = threading.Event()
     purger = threading.Thread(target=purge_nonces, args=(CONF, stop),
                               name='nonce-purge', daemon=True)
@@ -64,8 +70,10 @@ def main(argv: typing.Optional[list] = None) -> int:
              CONF.nitride.topic)
     LOG.info('signal %d: stopping', daemon.wait_for_signal())
     stop.set()
-    server.stop()
-    server.wait()
+    for running in (server, listener):
+        if running is not None:
+            running.stop()
+            running.wait()
     purger.join()
     return 0
 
