@@ -44,6 +44,9 @@ function configure_nitride {
     iniset "$BUCKYPAPER_CONF" nitride_api bind_host "$NITRIDE_API_HOST"
     iniset "$BUCKYPAPER_CONF" nitride_api bind_port "$NITRIDE_API_PORT"
     iniset "$BUCKYPAPER_CONF" oslo_messaging_notifications driver messagingv2
+    # Forget servers Nova deleted without its driver (compute host down).
+    iniset "$BUCKYPAPER_CONF" nitride nova_notification_topics \
+        versioned_notifications
     if [[ "$BUCKYPAPER_SIMULATED_TEE" == "True" ]]; then
         local pki=$BUCKYPAPER_STATE_DIR/simulated-tee
         if [[ ! -d "$pki" ]]; then
@@ -164,6 +167,9 @@ function configure_nova_buckypaper {
             "$BUCKYPAPER_FIRMWARE_CATALOG"
         iniset "$conf" nitride topic "$NITRIDE_TOPIC"
     done
+    # Versioned notifications: Nitride forgets deleted servers from them.
+    iniset "$NOVA_CONF" notifications notification_format both
+    iniset "$NOVA_CONF" oslo_messaging_notifications driver messagingv2
     # For flavors with buckypaper:disk_key=generate (the guest's metadata
     # and the key's ACL); the user exists with Barbican and Keystone.
     iniset "$NOVA_CPU_CONF" buckypaper_compute nitride_guest_url \

@@ -151,6 +151,8 @@ def test_nitride_configuration(full):
     assert ini[(conf, 'nitride_release', 'barbican_endpoint')] == (
         'http://192.0.2.10/key-manager')
     assert (conf, 'nitride', 'simulated_tee_trust_dir') not in ini
+    assert ini[(conf, 'nitride', 'nova_notification_topics')] == (
+        'versioned_notifications')
     assert ['openssl', 'genpkey', '-algorithm', 'EC', '-pkeyopt',
             'ec_paramgen_curve:P-384', '-out',
             str(tmp_path / 'etc' / 'nitride-token.pem')] in calls
@@ -289,6 +291,10 @@ def test_nova_runs_our_driver(full):
             'buckypaper.BuckypaperLibvirtDriver')
         assert ini[(conf, 'buckypaper_compute', 'firmware_catalog')] == (
             str(tmp_path / 'catalog.yaml'))
+    nova = '/etc/nova/nova.conf'
+    assert ini[(nova, 'notifications', 'notification_format')] == 'both'
+    assert ini[(nova, 'oslo_messaging_notifications', 'driver')] == (
+        'messagingv2')
     catalog = (tmp_path / 'catalog.yaml').read_text()
     # Only the firmware that exists is listed, with its SHA-384.
     assert 'name: ovmf-amdsev' in catalog and 'inteltdx' not in catalog
