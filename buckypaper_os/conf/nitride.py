@@ -84,7 +84,9 @@ OPTS = [
                 help='Topics of Nova\'s notifications to listen to, e.g. '
                      'versioned_notifications (Nova\'s [notifications] '
                      'notification_format versioned or both) or '
-                     'notifications (unversioned). Workers then remove '
+                     'notifications (unversioned); list one, since Nova '
+                     'with both formats sends every event twice. Workers '
+                     'then remove '
                      'each instance Nova deleted, also when its compute '
                      'host was down and no driver called '
                      'remove_instance. Empty: not listening.'),

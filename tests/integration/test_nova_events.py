@@ -32,11 +32,14 @@ def listening(broker, tmp_path_factory, pki_dir):
         str(tmp_path_factory.mktemp('nova-events')), broker, pki_dir,
         workers=2, options={'nitride': {
             'nova_notification_topics': '%s,%s' % (topic, legacy)}})
-    notifier = messaging.Notifier(
-        messaging.get_notification_transport(deployment.conf, url=broker),
-        publisher_id='nova-compute:compute-1', driver='messagingv2',
-        topics=[topic, legacy])
-    yield deployment, notifier
+    transport = messaging.get_notification_transport(deployment.conf,
+                                                     url=broker)
+    # As Nova sends them: each form on its own topic.
+    notifiers = {form: messaging.Notifier(
+        transport, publisher_id='nova-compute:compute-1',
+        driver='messagingv2', topics=[name])
+        for form, name in (('versioned', topic), ('legacy', legacy))}
+    yield deployment, notifiers
     deployment.stop()
 
 
@@ -77,9 +80,9 @@ def _gone(deployment, instance, timeout=30) -> bool:
 
 
 def test_versioned_delete_removes_the_instance(listening):
-    deployment, notifier = listening
+    deployment, notifiers = listening
     instance = _registered(deployment)
-    notifier.info({}, 'instance.delete.end', {
+    notifiers['versioned'].info({}, 'instance.delete.end', {
         'nova_object.name': 'InstanceActionPayload',
         'nova_object.data': {'uuid': instance, 'state': 'deleted'}})
     assert _gone(deployment, instance), deployment.logs()
@@ -89,15 +92,16 @@ def test_versioned_delete_removes_the_instance(listening):
 
 
 def test_legacy_delete_removes_the_instance(listening):
-    deployment, notifier = listening
+    deployment, notifiers = listening
     instance = _registered(deployment)
-    notifier.info({}, 'compute.instance.delete.end',
-                  {'instance_id': instance, 'state': 'deleted'})
+    notifiers['legacy'].info({}, 'compute.instance.delete.end', {
+        'instance_id': instance, 'state': 'deleted'})
     assert _gone(deployment, instance), deployment.logs()
 
 
 def test_other_events_and_servers_change_nothing(listening):
-    deployment, notifier = listening
+    deployment, notifiers = listening
+    notifier = notifiers['versioned']
     instance = _registered(deployment)
     notifier.info({}, 'instance.delete.start', {
         'nova_object.data': {'uuid': instance}})
