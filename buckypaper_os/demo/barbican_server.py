@@ -40,7 +40,8 @@ def start_nitride(config_file: str):
     bp_conf.CONF(['--config-file', config_file], project='buckypaper',
                  prog='buckypaper-nitride', default_config_files=[])
     logging.setup(bp_conf.CONF, 'buckypaper-nitride')
-    server = service.build_server(bp_conf.CONF)
+    server = service.build_server(bp_conf.CONF,
+                                  service.build_engine(bp_conf.CONF))
     server.start()
     return server
 

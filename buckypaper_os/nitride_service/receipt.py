@@ -63,9 +63,8 @@ def check(keys: typing.Sequence[jwk.PublicKey], attestation_token: str,
     expected = {'typ': TYPE, 'instance': instance_uuid, 'secret': secret,
                 'ticket': jti,
                 'sealed_sha256': hashlib.sha256(sealed).hexdigest()}
-    if not (isinstance(signed, dict) and signed.keys() == expected.keys()
-            and all(hmac.compare_digest(str(signed[k]).encode(),
-                                        v.encode())
-                    for k, v in expected.items())):
+    if signed.keys() != expected.keys() or not all(
+            hmac.compare_digest(str(signed[k]).encode(), v.encode())
+            for k, v in expected.items()):
         raise token.TokenError('the release receipt is not for this '
                                'token, secret and key')

@@ -28,9 +28,14 @@ CONF = bp_conf.CONF
 LOG = logging.getLogger(__name__)
 
 
-def build_server(conf) -> messaging.MessageHandlingServer:
+def build_engine(conf) -> engine_mod.Engine:
+    """The engine of a worker, notifying its audit events."""
+    return engine_mod.Engine(conf, audit.Auditor(rpc.get_notifier(conf)))
+
+
+def build_server(conf, engine: engine_mod.Engine
+                 ) -> messaging.MessageHandlingServer:
     """An RPC server of the Nitride manager on the configured topic."""
-    engine = engine_mod.Engine(conf, audit.Auditor(rpc.get_notifier(conf)))
     return messaging.get_rpc_server(
         rpc.get_transport(conf), rpc.target(conf, server=conf.host),
         [manager.NitrideManager(engine)],
@@ -56,10 +61,10 @@ def purge_nonces(conf, stop: threading.Event) -> None:
 def main(argv: typing.Optional[list] = None) -> int:
     """Run one worker until SIGTERM or SIGINT."""
     daemon.prepare(argv, 'buckypaper-nitride')
-    server = build_server(CONF)
+    engine = build_engine(CONF)
+    server = build_server(CONF, engine)
     server.start()
-    listener = nova_events.build_listener(CONF, engine_mod.Engine(
-        CONF, audit.Auditor(rpc.get_notifier(CONF))))
+    listener = nova_events.build_listener(CONF, engine)
     if listener is not None:
         listener.start()
     stop = threading.Event()
