@@ -17,11 +17,25 @@ callers against the same Barbican server in the same run:
 
 Plain reads and sealed releases alternate for ``--rounds`` rounds, so that
 a slow spell of the machine hurts both alike; the ratio is the median of
-the rounds'. Prints requests per second and p50/p99 latency of each, the CPU
+the rounds'. Each round runs in two layouts of the same processes:
+
+* ``dedicated``: Barbican's process has CPU 0 to itself; Nitride, RabbitMQ
+  and this process run on the other CPUs, as in a cloud where Barbican's
+  API hosts (or cores) are not shared with the verifier and the broker;
+* ``shared``: every process may run on every CPU.
+
+Barbican serves a thread per request on one GIL. In the shared layout its
+threads wake on both CPUs and hand the GIL across them, which costs the
+process about a third more CPU per request, and more so while Nitride
+and RabbitMQ take turns on the same CPUs during sealed releases; the
+dedicated layout measures Barbican's own cost of both paths.
+
+Prints requests per second and p50/p99 latency of each, the CPU
 milliseconds per request of Barbican, each Nitride process, RabbitMQ (when
 this run started it), this process and the whole machine (which other
-work may share), and the ratio of sealed releases to plain reads (target:
-at least 0.8). Barbican reaches RabbitMQ directly, without the tests' tap.
+work may share), and the ratio of sealed releases to plain reads per
+layout (target, dedicated layout: at least 0.8). Barbican reaches
+RabbitMQ directly, without the tests' tap.
 
 Usage: python bench/release.py [--guests N] [--callers C] [--requests R]
                                [--rounds K]
@@ -110,6 +124,26 @@ def main():
         measure(args, root, url)
 
 
+def layouts(barbican, others):
+    """Name to a function arranging the processes on the CPUs (see above).
+
+    ``dedicated`` comes last and is the reference layout; it needs at
+    least two CPUs.
+    """
+    every = os.sched_getaffinity(0)
+    first = min(every)
+
+    def shared():
+        storm.pin(barbican + others, every)
+
+    def dedicated():
+        storm.pin(barbican, {first})
+        storm.pin(others, every - {first})
+
+    return ({'shared': shared, 'dedicated': dedicated} if len(every) > 1
+            else {'shared': shared})
+
+
 def broker_pids(root):
     """The processes of the broker this run started (none if given one)."""
     try:
@@ -162,45 +196,56 @@ def measure(args, root, url):
         processes['nitride-api'] = [vault.nitride.processes[-1].pid]
         if broker_pids(root):
             processes['rabbitmq'] = broker_pids(root)
+        others = [pid for name, pids in processes.items()
+                  if name not in ('barbican', 'machine') for pid in pids]
+        arrange = layouts(processes['barbican'], others)
         print('%d CPUs' % os.cpu_count())
         print('Barbican %s, Vault store, %d callers, %d guests'
               % (barbican_mod.VAULT_PLUGIN.split('.')[-1], args.callers,
                  args.guests))
-        ratios, plain_cpu, sealed_cpu = [], {}, {}
+        ratios = {name: [] for name in arrange}
+        plain_cpu = {name: {} for name in arrange}
+        sealed_cpu = {name: {} for name in arrange}
         for _ in range(args.rounds):  # interleaved: drifts hit both alike
-            plain_rate, _, used = run(
-                'plain payload read (unbound)', args.callers,
-                args.requests, read, processes)
-            add(plain_cpu, used)
-            sealed_rate, blobs, used = run(
-                'sealed release (Barbican, gated)', args.callers,
-                args.requests, sealed, processes)
-            add(sealed_cpu, used)
-            for index, blob in blobs:
-                guest, key, secret, _ = population[index % len(population)]
-                assert guest.pair.open(blob, guest.instance_uuid,
-                                       secret) == key
-            ratios.append(sealed_rate / plain_rate)
+            for layout, apply in arrange.items():
+                apply()
+                plain_rate, _, used = run(
+                    'plain payload read (unbound), %s' % layout,
+                    args.callers, args.requests, read, processes)
+                add(plain_cpu[layout], used)
+                sealed_rate, blobs, used = run(
+                    'sealed release (Barbican, gated), %s' % layout,
+                    args.callers, args.requests, sealed, processes)
+                add(sealed_cpu[layout], used)
+                for index, blob in blobs:
+                    guest, key, secret, _ = population[
+                        index % len(population)]
+                    assert guest.pair.open(blob, guest.instance_uuid,
+                                           secret) == key
+                ratios[layout].append(sealed_rate / plain_rate)
+        reference = list(arrange)[-1]
+        arrange[reference]()
         _, _, acl_cpu = run(
-            'plain read by Nitride\'s user (ACL)', args.callers,
-            args.requests, read_through_acl, processes)
-        run('sealed release (Nitride /v1/release)', args.callers,
-            args.requests // 2, relayed, processes)
-        print('ratio sealed / plain per round: %s; median %.2f '
-              '(target >= 0.80)' % (', '.join('%.2f' % r for r in ratios),
-                                    statistics.median(ratios)))
+            'plain read by Nitride\'s user (ACL), %s' % reference,
+            args.callers, args.requests, read_through_acl, processes)
+        run('sealed release (Nitride /v1/release), %s' % reference,
+            args.callers, args.requests // 2, relayed, processes)
         total = args.rounds * args.requests
-        print('ratio of Barbican CPU per request, plain / sealed: %.2f '
-              '(Nitride and RabbitMQ share this machine\'s %d CPUs)'
-              % (plain_cpu['barbican'] / sealed_cpu['barbican'],
-                 os.cpu_count()))
-        print('Barbican CPU ms per request: plain %.1f, through the ACL '
-              '%.1f, sealed %.1f; Nitride (all workers) %.1f per release'
-              % (1000 * plain_cpu['barbican'] / total,
-                 1000 * acl_cpu['barbican'] / args.requests,
-                 1000 * sealed_cpu['barbican'] / total,
-                 1000 * sum(v for n, v in sealed_cpu.items()
-                            if n.startswith('nitride-')) / total))
+        for layout in arrange:
+            print('%s: ratio sealed / plain per round: %s; median %.2f%s'
+                  % (layout, ', '.join('%.2f' % r for r in ratios[layout]),
+                     statistics.median(ratios[layout]),
+                     ' (target >= 0.80)' if layout == reference else ''))
+            print('%s: Barbican CPU ms per request: plain %.1f, sealed %.1f '
+                  '(ratio %.2f); Nitride (all workers) %.1f per release'
+                  % (layout, 1000 * plain_cpu[layout]['barbican'] / total,
+                     1000 * sealed_cpu[layout]['barbican'] / total,
+                     plain_cpu[layout]['barbican']
+                     / sealed_cpu[layout]['barbican'],
+                     1000 * sum(v for n, v in sealed_cpu[layout].items()
+                                if n.startswith('nitride-')) / total))
+        print('Barbican CPU ms per plain read through the ACL (%s): %.1f'
+              % (reference, 1000 * acl_cpu['barbican'] / args.requests))
     finally:
         vault.stop()
 

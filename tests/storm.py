@@ -310,6 +310,20 @@ def cpu_seconds(pid: typing.Optional[int] = None) -> float:
     return (int(fields[11]) + int(fields[12])) / tick
 
 
+def pin(pids: typing.Iterable[int], cpus: typing.Set[int]) -> None:
+    """Let every thread of the processes ``pids`` run only on ``cpus``.
+
+    Threads started later inherit the affinity of the thread that starts
+    them, so pinning every current thread pins the process for good.
+    """
+    for pid in pids:
+        for task in os.listdir('/proc/%d/task' % pid):
+            try:
+                os.sched_setaffinity(int(task), cpus)
+            except ProcessLookupError:
+                pass  # the thread ended meanwhile
+
+
 def group_cpu_seconds(group: int) -> float:
     """CPU seconds of every live process of process group ``group``."""
     total = 0.0
