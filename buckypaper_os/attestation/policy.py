@@ -93,13 +93,20 @@ class Policy:
     @classmethod
     def from_file(cls, path: str) -> 'Policy':
         """Load a policy from a JSON file."""
-        try:
-            with open(path, encoding='utf-8') as f:
-                data = json.load(f)
-        except (OSError, ValueError, RecursionError) as exc:
-            raise errors.EvidenceError('cannot read policy %s: %s' % (
-                path, ' '.join(str(exc).split())[:120])) from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_document(path))
+
+
+def read_document(path: str) -> typing.Any:
+    """The JSON value in the file ``path`` (a policy document, unchecked).
+
+    :class:`errors.EvidenceError` if the file cannot be read or parsed.
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except (OSError, ValueError, RecursionError) as exc:
+        raise errors.EvidenceError('cannot read policy %s: %s' % (
+            path, ' '.join(str(exc).split())[:120])) from None
 
 
 def _fail(key: str, what: str) -> typing.NoReturn:

@@ -14,10 +14,10 @@ so no document can loosen what binds evidence to one instance and one
 challenge.
 """
 
-import json
 import typing
 
 from buckypaper_os import attestation
+from buckypaper_os.attestation import policy as policy_mod
 
 #: Keys of a document that Nitride reads itself.
 TOKEN_LIFETIME = 'token_lifetime'
@@ -54,13 +54,9 @@ def load(path: typing.Optional[str]) -> typing.Optional[dict]:
     if not path:
         return None
     try:
-        with open(path, encoding='utf-8') as f:
-            document = json.load(f)
-    except (OSError, ValueError, RecursionError) as exc:
-        raise PolicyError('cannot read the policy file %s: %s' % (
-            path, ' '.join(str(exc).split())[:120])) from None
-    try:
-        return validate(document)
+        return validate(policy_mod.read_document(path))
+    except attestation.EvidenceError as exc:
+        raise PolicyError('policy file: %s' % exc) from None
     except PolicyError as exc:
         raise PolicyError('policy file %s: %s' % (path, exc)) from None
 
