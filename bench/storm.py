@@ -146,9 +146,11 @@ def measure(args, root: str, url: str) -> int:
         print('decisions missing from the audit log: %d' % len(missing))
         sample = random.sample([o.member.key for o in outcomes],
                                min(LEAK_SAMPLE, len(outcomes)))
-        found = leaks.find(sample, leaks.haystacks(root, b''))
-        print('key-leak scan of %d keys in the databases and logs: %d '
-              'found' % (len(sample), len(found)))
+        found = leaks.find(sample, leaks.haystacks(
+            root, bytes(vault.tap.captured)))
+        print('key-leak scan of %d keys in the databases, the logs and '
+              'Barbican\'s AMQP frames (%.1f MB): %d found'
+              % (len(sample), len(vault.tap.captured) / 1e6, len(found)))
         broken = storm.violations(outcomes)
         return 1 if broken or missing or found else 0
     finally:
