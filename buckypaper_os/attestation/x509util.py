@@ -171,8 +171,23 @@ def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 def crl_signed_by(crl: x509.CertificateRevocationList,
                   issuer: x509.Certificate) -> bool:
-    """True if ``issuer`` issued and signed ``crl``."""
-    return _crl_signed_by(crl.public_bytes(_DER), issuer.public_bytes(_DER))
+    """True if ``issuer`` issued and signed ``crl`` and may sign CRLs."""
+    return key_usage(issuer, 'crl_sign') and _crl_signed_by(
+        crl.public_bytes(_DER), issuer.public_bytes(_DER))
+
+
+def key_usage(cert: x509.Certificate, usage: str) -> bool:
+    """True if ``cert``'s key usage extension allows ``usage``.
+
+    ``usage`` is an attribute of :class:`x509.KeyUsage` such as
+    ``key_cert_sign``; a certificate without the extension allows nothing
+    here (RFC 5280 requires it of CAs).
+    """
+    try:
+        return bool(getattr(cert.extensions.get_extension_for_class(
+            x509.KeyUsage).value, usage))
+    except (x509.ExtensionNotFound, ValueError):
+        return False
 
 
 @functools.lru_cache(maxsize=1024)
@@ -206,10 +221,16 @@ def stale_certificate(cert: x509.Certificate,
 
 def stale_crl(crl: x509.CertificateRevocationList, what: str,
               at: datetime.datetime) -> typing.Optional[str]:
-    """A reason if ``at`` is outside the CRL's thisUpdate..nextUpdate."""
+    """A reason if ``at`` is outside the CRL's thisUpdate..nextUpdate.
+
+    A CRL without nextUpdate is stale too: nothing says when it ends.
+    """
     if at < crl.last_update_utc:
         return '%s not yet valid at %s' % (what, _iso(at))
-    if crl.next_update_utc is not None and at > crl.next_update_utc:
+    if crl.next_update_utc is None:
+        # RFC 5280, 5.1.2.5: conforming issuers always include it.
+        return '%s has no nextUpdate' % what
+    if at > crl.next_update_utc:
         return '%s expired at %s' % (what, _iso(at))
     return None
 

@@ -328,9 +328,10 @@ def _module_matches(tcb_info: dict, tee_tcb_svn: bytes,
     if not hmac.compare_digest(_hex(identity, 'mrsigner', 48, what),
                                mr_signer_seam):
         reasons.append('MRSIGNERSEAM does not match the TDX module identity')
-    if not _masked_equal(seam_attributes,
-                         _hex(identity, 'attributesMask', 8, what),
-                         _hex(identity, 'attributes', 8, what)):
+    if any(seam_attributes) or not _masked_equal(
+            seam_attributes, _hex(identity, 'attributesMask', 8, what),
+            _hex(identity, 'attributes', 8, what)):
+        # Intel's QVL requires SEAMATTRIBUTES to be zero whatever the mask.
         reasons.append('SEAMATTRIBUTES do not match the TDX module identity')
     return reasons
 

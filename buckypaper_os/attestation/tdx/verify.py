@@ -4,8 +4,11 @@
   attestation key;
 * the QE report's signature, with the PCK certificate key;
 * QE REPORTDATA = SHA-256(attestation key || QE auth data) || 32 zeros;
+* the quote comes from Intel's QE (QE Vendor ID);
 * PCK certificate <- PCK CA <- a trusted root, the chain ending in that
-  root (by default only the pinned Intel SGX Root CA).
+  root (by default only the pinned Intel SGX Root CA): each issuer a CA
+  allowed to sign certificates within its path length, the leaf an
+  "SGX PCK Certificate" end entity (as Intel's QVL checks).
 
 Everything but the quote signature depends only on the platform's QE
 report and certificates, which are the same for all its quotes; that part
@@ -28,6 +31,10 @@ from buckypaper_os.attestation.tdx import pck
 from buckypaper_os.attestation import x509util
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+#: QE Vendor ID of Intel's Quoting Enclave (the only QE accepted).
+INTEL_QE_VENDOR_ID = bytes.fromhex('939a7233f79c4ca9940a0db3957f0607')
+#: What the subject CN of a PCK certificate contains (Intel's QVL).
+PCK_CN = 'SGX PCK Certificate'
 
 
 class TrustStore:
@@ -53,6 +60,9 @@ def default_trust() -> TrustStore:
 def quote(q: abi.Quote, trust: TrustStore) -> typing.List[str]:
     """Reasons the quote does not verify (empty when it does)."""
     reasons = []
+    if not hmac.compare_digest(q.header.qe_vendor_id, INTEL_QE_VENDOR_ID):
+        reasons.append('quote is not from Intel\'s QE (QE Vendor ID %s)'
+                       % q.header.qe_vendor_id.hex())
     key = _p256_key(q.attestation_key)
     if key is None or not ecdsa_p256(key, q.signature, q.signed):
         reasons.append('quote signature does not verify with its '
@@ -78,7 +88,8 @@ def _platform(qe_report: bytes, qe_report_signature: bytes,
     binding = hashlib.sha256(attestation_key + qe_auth_data).digest()
     if not hmac.compare_digest(binding + bytes(32), qe_report[320:384]):
         reasons.append('QE report does not bind the attestation key')
-    problem = chain_problem((chain.leaf,) + chain.issuers, trust, 'PCK')
+    problem = (chain_problem((chain.leaf,) + chain.issuers, trust, 'PCK')
+               or end_entity_problem(chain.leaf, PCK_CN, 'PCK'))
     if problem:
         reasons.append(problem)
     return tuple(reasons)
@@ -89,25 +100,50 @@ def chain_problem(certs: typing.Sequence[x509.Certificate],
     """Why ``certs`` (leaf first) is not a chain to a trusted root, or None.
 
     The last certificate must be a trusted root itself (trust comes from the
-    trust store, never from the chain) and each issuer must be a CA.
+    trust store, never from the chain). Each issuer must be a CA whose key
+    usage allows certificate signing and whose path length allows the CAs
+    below it (RFC 5280, 4.2.1.3 and 4.2.1.9).
     """
     if len(certs) < 2:
         return '%s certificate chain lacks its root' % what
     if certs[-1] not in trust:
         return '%s certificate chain does not end in a trusted root' % what
-    for cert, issuer in zip(certs, certs[1:]):
-        if not (_is_ca(issuer) and x509util.signed_by(cert, issuer)):
+    for below, (cert, issuer) in enumerate(zip(certs, certs[1:])):
+        limit = _ca_path_length(issuer)
+        if not (limit is not None and x509util.key_usage(issuer,
+                                                         'key_cert_sign')
+                and x509util.signed_by(cert, issuer)):
             return '%s is not issued by %s' % (
                 x509util.common_name(cert), x509util.common_name(issuer))
+        if below > limit:
+            return '%s may not have %d CAs below it' % (
+                x509util.common_name(issuer), below)
     return None
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
+def end_entity_problem(cert: x509.Certificate, cn: str,
+                       what: str) -> typing.Optional[str]:
+    """Why ``cert`` is not a signing end entity whose CN contains ``cn``."""
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    if len(names) != 1 or cn not in str(names[0].value):
+        return '%s certificate is not an %s' % (what, cn)
+    if _ca_path_length(cert) is not None or not x509util.key_usage(
+            cert, 'digital_signature'):
+        return '%s certificate is not a signing end entity' % what
+    return None
+
+
+def _ca_path_length(cert: x509.Certificate) -> typing.Optional[float]:
+    """How many CAs may follow a CA certificate (inf: any); None if no CA."""
     try:
-        return cert.extensions.get_extension_for_class(
-            x509.BasicConstraints).value.ca
+        constraints = cert.extensions.get_extension_for_class(
+            x509.BasicConstraints).value
     except (x509.ExtensionNotFound, ValueError):
-        return False
+        return None
+    if not constraints.ca:
+        return None
+    return (float('inf') if constraints.path_length is None
+            else constraints.path_length)
 
 
 @functools.lru_cache(maxsize=1024)

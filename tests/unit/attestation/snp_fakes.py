@@ -50,13 +50,13 @@ def _name(cn: str) -> x509.Name:
 
 def make_cert(subject: str, key, issuer: str, issuer_key, serial: int,
               extensions: typing.Sequence[x509.ExtensionType] = (),
-              not_before: datetime.datetime = NOT_BEFORE
+              not_before: datetime.datetime = NOT_BEFORE, ca: bool = False
               ) -> x509.Certificate:
     """A certificate with AMD-style names, signed the way AMD signs."""
     return certificates.certificate(
         _name(subject), key.public_key(), _name(issuer), issuer_key,
         serial=serial, not_before=not_before, not_after=NOT_AFTER,
-        extensions=extensions)
+        extensions=extensions, ca=ca)
 
 
 class FakeAmd:
@@ -73,11 +73,11 @@ class FakeAmd:
         """ARK-<product>, SEV-<product> and SEV-VLEK-<product>."""
         ark = 'ARK-' + product
         return trust.Anchors(
-            ark=make_cert(ark, self.ark_key, ark, self.ark_key, 1),
+            ark=make_cert(ark, self.ark_key, ark, self.ark_key, 1, ca=True),
             ask=make_cert('SEV-' + product, self.ask_key, ark,
-                          self.ark_key, 2),
+                          self.ark_key, 2, ca=True),
             asvk=make_cert('SEV-VLEK-' + product, self.asvk_key, ark,
-                           self.ark_key, 3))
+                           self.ark_key, 3, ca=True))
 
     def trust(self) -> trust.TrustStore:
         """A trust store holding only this PKI."""

@@ -39,6 +39,7 @@ QE_ISVPRODID = 2
 QE_ISVSVN = 4
 QE_ATTRIBUTES = bytes.fromhex('11000000000000000000000000000000')
 SGX_OID = '1.2.840.113741.1.13.1'
+INTEL_QE_VENDOR_ID = bytes.fromhex('939a7233f79c4ca9940a0db3957f0607')
 _DER = serialization.Encoding.DER
 _PEM = serialization.Encoding.PEM
 _X962 = serialization.Encoding.X962
@@ -55,14 +56,25 @@ def _name(cn: str) -> x509.Name:
 
 
 def _cert(cn: str, key, issuer_cn: str, issuer_key, ca: bool,
-          extensions=()) -> x509.Certificate:
+          extensions=(), path_length: typing.Optional[int] = None,
+          key_usage: bool = True, crl_sign: bool = True
+          ) -> x509.Certificate:
+    """Intel-style: CAs sign certificates and CRLs, end entities sign."""
     builder = (x509.CertificateBuilder()
                .subject_name(_name(cn)).issuer_name(_name(issuer_cn))
                .public_key(key.public_key())
                .serial_number(x509.random_serial_number())
                .not_valid_before(NOT_BEFORE).not_valid_after(NOT_AFTER)
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None),
-                              critical=True))
+               .add_extension(x509.BasicConstraints(
+                   ca=ca, path_length=path_length if ca else None),
+                   critical=True))
+    if key_usage:
+        builder = builder.add_extension(x509.KeyUsage(
+            digital_signature=not ca, content_commitment=not ca,
+            key_encipherment=False, data_encipherment=False,
+            key_agreement=False, key_cert_sign=ca,
+            crl_sign=ca and crl_sign,
+            encipher_only=False, decipher_only=False), critical=True)
     for ext in extensions:
         builder = builder.add_extension(ext, critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
@@ -126,18 +138,26 @@ class Pki:
 @functools.lru_cache(maxsize=None)
 def make_pki(fmspc: bytes = FMSPC, sgx_tcb: typing.Tuple[int, ...] = SGX_TCB,
              pce_svn: int = PCE_SVN,
-             tcb_signer_cn: str = 'Intel SGX TCB Signing') -> Pki:
-    """A PKI whose PCK certificate carries the given platform TCB."""
+             tcb_signer_cn: str = 'Intel SGX TCB Signing',
+             pck_cn: str = 'Intel SGX PCK Certificate',
+             pck_is_ca: bool = False, root_path_length: int = 1,
+             ca_key_usage: bool = True, ca_crl_sign: bool = True) -> Pki:
+    """A PKI whose PCK certificate carries the given platform TCB.
+
+    The other arguments make it deviate from Intel's: the PCK leaf's CN
+    and CA flag, the root's path length, the PCK CA's key usage.
+    """
     root_key, ca_key, pck_key, tcb_key = _key(), _key(), _key(), _key()
     root = _cert('Intel SGX Root CA', root_key, 'Intel SGX Root CA',
-                 root_key, True)
+                 root_key, True, path_length=root_path_length)
     ca = _cert('Intel SGX PCK Platform CA', ca_key, 'Intel SGX Root CA',
-               root_key, True)
+               root_key, True, path_length=0, key_usage=ca_key_usage,
+               crl_sign=ca_crl_sign)
     ext = x509.UnrecognizedExtension(
         x509.ObjectIdentifier(SGX_OID),
         sgx_extension(fmspc=fmspc, sgx_tcb=sgx_tcb, pce_svn=pce_svn))
-    pck = _cert('Intel SGX PCK Certificate', pck_key,
-                'Intel SGX PCK Platform CA', ca_key, False, (ext,))
+    pck = _cert(pck_cn, pck_key, 'Intel SGX PCK Platform CA', ca_key,
+                pck_is_ca, (ext,))
     tcb_signer = _cert(tcb_signer_cn, tcb_key, 'Intel SGX Root CA',
                        root_key, False)
     return Pki(root_key, root, ca_key, ca, pck_key, pck, tcb_key,
@@ -183,12 +203,13 @@ def qe_report(pki: Pki, auth_data: bytes, isv_svn: int = QE_ISVSVN,
 def make_quote(pki: Pki, version: int = 4, body: typing.Optional[bytes] = None,
                der_chain: bool = False, padding: int = 0,
                qe_isv_svn: int = QE_ISVSVN,
-               qe_mr_signer: bytes = QE_MRSIGNER, **body_fields) -> bytes:
+               qe_mr_signer: bytes = QE_MRSIGNER,
+               qe_vendor_id: bytes = INTEL_QE_VENDOR_ID,
+               **body_fields) -> bytes:
     """A signed quote; v5 uses body type 3 for a 648-byte (TD1.5) body."""
     body = body if body is not None else td_body(**body_fields)
     header = struct.pack('<HHIHH16s20s', version, 2, 0x81, 0, 0,
-                         bytes.fromhex('939a7233f79c4ca9940a0db3957f0607'),
-                         bytes(20))
+                         qe_vendor_id, bytes(20))
     if version == 5:
         header += struct.pack('<HI', 3 if len(body) == 648 else 2, len(body))
     signed = header + body

@@ -129,6 +129,51 @@ def test_no_tdx_module_identities(pki):
             in result.reasons)
 
 
+def test_seam_attributes_must_be_zero_whatever_the_mask(pki):
+    tcb = fakes.tcb_info()
+    tcb['tdxModuleIdentities'][0]['attributesMask'] = 'FE' + 'FF' * 7
+    quote = fakes.make_quote(pki, seam_attributes=b'\x01' + bytes(7))
+    result = appraise(pki, quote, fakes.collateral(pki, tcb=tcb))
+    assert not result.verified
+    assert 'SEAMATTRIBUTES do not match the TDX module identity' \
+        in result.reasons
+
+
+def test_quote_of_another_qe_vendor(pki):
+    quote = fakes.make_quote(pki, qe_vendor_id=b'\xaa' * 16)
+    for collateral in (None, fakes.collateral(pki)):
+        result = appraise(pki, quote, collateral)
+        assert not result.verified
+        assert ('quote is not from Intel\'s QE (QE Vendor ID %s)'
+                % ('aa' * 16)) in result.reasons
+
+
+@pytest.mark.parametrize('deviation,reason', [
+    ({'pck_cn': 'Not a PCK'},
+     'PCK certificate is not an SGX PCK Certificate'),
+    ({'pck_is_ca': True}, 'PCK certificate is not a signing end entity'),
+    ({'ca_key_usage': False},
+     'Intel SGX PCK Certificate is not issued by Intel SGX PCK Platform CA'),
+    ({'root_path_length': 0},
+     'Intel SGX Root CA may not have 1 CAs below it'),
+])
+def test_pck_chain_follows_rfc_5280_and_intel(deviation, reason):
+    other = fakes.make_pki(**deviation)
+    result = appraise(other, fakes.make_quote(other),
+                      fakes.collateral(other))
+    assert not result.verified
+    assert reason in result.reasons
+
+
+def test_pck_crl_signer_must_be_allowed_to_sign_crls():
+    other = fakes.make_pki(ca_crl_sign=False)
+    result = appraise(other, fakes.make_quote(other),
+                      fakes.collateral(other))
+    assert not result.verified
+    assert ('PCK CRL is not signed by the PCK certificate issuer'
+            in result.reasons)
+
+
 def test_expired_collateral_is_stale_not_unverified(pki):
     plugin = tdx_tee.TDX(trust=pki.trust)
     late = fakes.AT.replace(year=2026)

@@ -1,5 +1,7 @@
 """Certificate and CRL loading: strict, eager and cached."""
 
+import datetime
+
 from cryptography.hazmat.primitives import serialization
 from cryptography import x509
 import pytest
@@ -71,3 +73,14 @@ def test_signed_by_checks_name_and_signature():
     assert x509util.signed_by(ark, ark)
     assert not x509util.signed_by(ark, ask)
     assert not x509util.signed_by(roots.amd('ask', 'Genoa'), ark)
+
+
+def test_crl_without_next_update_is_stale():
+    class Crl:  # cryptography cannot build one; the checks read only these
+        last_update_utc = datetime.datetime(2025, 1, 1,
+                                            tzinfo=datetime.timezone.utc)
+        next_update_utc = None
+
+    at = datetime.datetime(2025, 1, 2, tzinfo=datetime.timezone.utc)
+    assert x509util.stale_crl(Crl(), 'ARK CRL', at) == \
+        'ARK CRL has no nextUpdate'
