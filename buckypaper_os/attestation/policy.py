@@ -1,8 +1,8 @@
 """Appraisal policy: what a verified piece of evidence must also show.
 
 A policy is a small JSON document; every key is optional and the defaults
-are the safe ones (no debug guests, stale collateral refused, TDX TCB
-graded by Intel's status). Example::
+are the safe ones (no debug guests, no SNP migration agent, stale
+collateral refused, TDX TCB graded by Intel's status). Example::
 
     {
       "allow_debug": false,
@@ -42,6 +42,9 @@ class Policy:
     #: Accept guests launched with debugging enabled (SNP policy bit 19,
     #: TDX TD_ATTRIBUTES.DEBUG). Never true in production.
     allow_debug: bool = False
+    #: Accept SEV-SNP guests whose policy allows a migration agent (bit 18
+    #: MIGRATE_MA), which could export the guest's memory.
+    allow_migration_agent: bool = False
     #: Refuse certificates, CRLs and collateral outside their validity.
     check_validity: bool = True
     #: Minimum SVN per TCB component. SNP: bl, tee, snp, ucode, fmc; TDX:
@@ -202,6 +205,7 @@ def _statuses(key: str, value) -> typing.Tuple[str, ...]:
 #: How each policy key is read from JSON.
 _CONVERT = {
     'allow_debug': _bool,
+    'allow_migration_agent': _bool,
     'check_validity': _bool,
     'min_tcb': _min_tcb,
     'measurements': _measurements,

@@ -24,6 +24,8 @@ SIGNATURE_OFFSET = 0x2A0
 COMPONENT_SIZE = 0x48
 VERSIONS = (2, 3, 4, 5)
 ECDSA_P384_SHA384 = 1
+#: Guest policy bit 18: a migration agent may be associated with the guest.
+POLICY_MIGRATE_MA = 1 << 18
 #: Guest policy bit 19: debugging allowed.
 POLICY_DEBUG = 1 << 19
 

@@ -44,6 +44,10 @@ def _guest_policy(value: int, policy: policy_mod.Policy
                   ) -> typing.List[result.Finding]:
     """Required / forbidden guest policy bits and the minimum ABI."""
     findings = []
+    if value & abi.POLICY_MIGRATE_MA and not policy.allow_migration_agent:
+        findings.append(result.Finding(
+            _BAD, 'configuration',
+            'guest policy %#x allows a migration agent' % value))
     missing = policy.snp_policy_set & ~value
     if missing:
         findings.append(result.Finding(

@@ -74,6 +74,14 @@ def test_policy_bits():
         'guest policy 0x120000 has forbidden bits 0x100000']
 
 
+def test_migration_agent_refused_unless_allowed():
+    ma = 0x30000 | 1 << 18
+    assert findings(policy_mod.Policy(), policy=ma) == [
+        'guest policy 0x70000 allows a migration agent']
+    assert findings(policy_mod.Policy.from_dict(
+        {'allow_migration_agent': True}), policy=ma) == []
+
+
 def test_min_abi():
     policy = policy_mod.Policy(snp_min_abi='1.51')
     assert findings(policy, policy=0x30000 | 0x0133) == []
