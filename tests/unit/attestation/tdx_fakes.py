@@ -140,12 +140,14 @@ def make_pki(fmspc: bytes = FMSPC, sgx_tcb: typing.Tuple[int, ...] = SGX_TCB,
              pce_svn: int = PCE_SVN,
              tcb_signer_cn: str = 'Intel SGX TCB Signing',
              pck_cn: str = 'Intel SGX PCK Certificate',
-             pck_is_ca: bool = False, root_path_length: int = 1,
+             pck_is_ca: bool = False, tcb_signer_is_ca: bool = False,
+             root_path_length: int = 1,
              ca_key_usage: bool = True, ca_crl_sign: bool = True) -> Pki:
     """A PKI whose PCK certificate carries the given platform TCB.
 
     The other arguments make it deviate from Intel's: the PCK leaf's CN
-    and CA flag, the root's path length, the PCK CA's key usage.
+    and CA flag, the TCB signer's CA flag, the root's path length, the PCK
+    CA's key usage.
     """
     root_key, ca_key, pck_key, tcb_key = _key(), _key(), _key(), _key()
     root = _cert('Intel SGX Root CA', root_key, 'Intel SGX Root CA',
@@ -159,7 +161,7 @@ def make_pki(fmspc: bytes = FMSPC, sgx_tcb: typing.Tuple[int, ...] = SGX_TCB,
     pck = _cert(pck_cn, pck_key, 'Intel SGX PCK Platform CA', ca_key,
                 pck_is_ca, (ext,))
     tcb_signer = _cert(tcb_signer_cn, tcb_key, 'Intel SGX Root CA',
-                       root_key, False)
+                       root_key, tcb_signer_is_ca)
     return Pki(root_key, root, ca_key, ca, pck_key, pck, tcb_key,
                tcb_signer, _key())
 

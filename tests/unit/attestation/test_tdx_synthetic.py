@@ -165,6 +165,15 @@ def test_pck_chain_follows_rfc_5280_and_intel(deviation, reason):
     assert reason in result.reasons
 
 
+def test_tcb_signer_must_be_a_signing_end_entity():
+    other = fakes.make_pki(tcb_signer_is_ca=True)
+    result = appraise(other, fakes.make_quote(other),
+                      fakes.collateral(other))
+    assert not result.verified
+    assert ('TCB Info signing certificate is not a signing end entity'
+            in result.reasons)
+
+
 def test_pck_crl_signer_must_be_allowed_to_sign_crls():
     other = fakes.make_pki(ca_crl_sign=False)
     result = appraise(other, fakes.make_quote(other),
