@@ -238,8 +238,7 @@ def _signed_by_tcb_signer(signers: typing.Sequence[x509.Certificate],
                           signature: bytes, data: bytes, what: str,
                           trust: verify.TrustStore) -> typing.Optional[str]:
     problem = (verify.chain_problem(signers, trust, what + ' signing')
-               or verify.end_entity_problem(signers[0], TCB_SIGNER_CN,
-                                            what + ' signing'))
+               or verify.end_entity_problem(signers[0], what + ' signing'))
     if problem:
         return problem
     if x509util.common_name(signers[0]) != TCB_SIGNER_CN:

@@ -89,7 +89,7 @@ def _platform(qe_report: bytes, qe_report_signature: bytes,
     if not hmac.compare_digest(binding + bytes(32), qe_report[320:384]):
         reasons.append('QE report does not bind the attestation key')
     problem = (chain_problem((chain.leaf,) + chain.issuers, trust, 'PCK')
-               or end_entity_problem(chain.leaf, PCK_CN, 'PCK'))
+               or _pck_leaf_problem(chain.leaf))
     if problem:
         reasons.append(problem)
     return tuple(reasons)
@@ -121,16 +121,21 @@ def chain_problem(certs: typing.Sequence[x509.Certificate],
     return None
 
 
-def end_entity_problem(cert: x509.Certificate, cn: str,
+def end_entity_problem(cert: x509.Certificate,
                        what: str) -> typing.Optional[str]:
-    """Why ``cert`` is not a signing end entity whose CN contains ``cn``."""
-    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    if len(names) != 1 or cn not in str(names[0].value):
-        return '%s certificate is not an %s' % (what, cn)
+    """Why ``cert`` is not a signing end entity (a CA, or cannot sign)."""
     if _ca_path_length(cert) is not None or not x509util.key_usage(
             cert, 'digital_signature'):
         return '%s certificate is not a signing end entity' % what
     return None
+
+
+def _pck_leaf_problem(cert: x509.Certificate) -> typing.Optional[str]:
+    """Why ``cert`` is not a PCK certificate (by its one CN, as QVL)."""
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    if len(names) != 1 or PCK_CN not in str(names[0].value):
+        return 'PCK certificate is not an %s' % PCK_CN
+    return end_entity_problem(cert, 'PCK')
 
 
 def _ca_path_length(cert: x509.Certificate) -> typing.Optional[float]:
