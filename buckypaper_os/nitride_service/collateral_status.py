@@ -61,7 +61,8 @@ def state(entry: Entry, now: datetime.datetime,
     if entry.problem is not None:
         return False, entry.problem
     if entry.next_update is None:
-        return True, 'no next update'
+        # The verifier refuses such a CRL as stale (x509util.stale_crl).
+        return False, 'no nextUpdate: refused'
     if entry.next_update <= now:
         return False, 'expired'
     left = entry.next_update - now

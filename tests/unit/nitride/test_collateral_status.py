@@ -46,6 +46,12 @@ def test_fresh_crl(tmp_path, pki):
         entry, NOW + datetime.timedelta(days=8), 1) == (False, 'expired')
 
 
+def test_crl_without_next_update_fails_the_check():
+    entry = collateral_status.Entry('vcek/v1/Milan/crl', None, None)
+    assert collateral_status.state(entry, NOW, 1) == (
+        False, 'no nextUpdate: refused')
+
+
 def test_unreadable_files_are_reported(tmp_path, pki):
     root = _cache(tmp_path, pki)
     (root / 'vlek' / 'v1' / pki.product).mkdir(parents=True)
