@@ -193,7 +193,7 @@ def measure(args, root, url):
                      'bench': [os.getpid()]}
         processes.update(('nitride-%d' % i, [w.pid])
                          for i, w in enumerate(workers))
-        processes['nitride-api'] = [vault.nitride.processes[-1].pid]
+        processes['nitride-api'] = [vault.nitride.api_process.pid]
         if broker_pids(root):
             processes['rabbitmq'] = broker_pids(root)
         others = [pid for name, pids in processes.items()

@@ -4,6 +4,9 @@
 Starts RabbitMQ on loopback (or uses $BUCKYPAPER_TRANSPORT_URL), two
 Nitride RPC workers, Nitride's guest API and Barbican 23's API with the
 Vault (SQLite), each its own process, as ``tests/storm.py`` describes.
+The guest API runs as doc/nitride-api.md advises for production, under
+uWSGI (2 processes of 8 threads; ``--api-server wsgiref``: Nitride's
+development server instead).
 Then, in one run on the same servers:
 
 * the storm: every guest admitted at once, served by ``--pool`` client
@@ -20,6 +23,7 @@ and the ratio of storm releases to plain reads (targets at 1,000 guests:
 p99 under 2 s, ratio at least 0.7; at 10,000: every guest served).
 
 Usage: python bench/storm.py [--guests N] [--pool P] [--invalid I]
+                             [--api-server uwsgi|wsgiref]
 """
 
 import argparse
@@ -97,6 +101,8 @@ def main() -> int:
                         help='requests in flight (client threads)')
     parser.add_argument('--invalid', type=int, default=None,
                         help='guests with bad evidence (default 1%%)')
+    parser.add_argument('--api-server', choices=harness.API_SERVERS,
+                        default='uwsgi', help='what serves the guest API')
     parser.add_argument('--sequential', type=int, default=50)
     parser.add_argument('--reads', type=int, default=1000)
     parser.add_argument('--patience', type=float, default=120,
@@ -117,7 +123,7 @@ def measure(args, root: str, url: str) -> int:
     for sub in ('nitride', 'barbican'):
         os.makedirs(os.path.join(root, sub))
     vault = vault_harness.Vault(root, url, os.path.join(root, 'pki'),
-                                debug=False)
+                                debug=False, api_server=args.api_server)
     try:
         state = os.path.join(root, 'rabbitmq')
         begin = time.perf_counter()
@@ -127,8 +133,8 @@ def measure(args, root: str, url: str) -> int:
               '%.0f s' % (os.cpu_count(), len(members), len(baseline),
                           time.perf_counter() - begin))
         print('storm: %d guests (%d with evidence that must be refused) '
-              'admitted at once, %d requests in flight'
-              % (args.guests, args.invalid, args.pool))
+              'admitted at once, %d requests in flight; guest API on %s'
+              % (args.guests, args.invalid, args.pool, args.api_server))
         with storm.Meter(vault, state) as meter:
             outcomes = storm.storm(vault, members, args.pool,
                                    args.patience)

@@ -348,7 +348,9 @@ class Meter:
         nitride = vault.nitride
         self.sources: typing.Dict[str, typing.Callable[[], float]] = {
             'barbican': lambda: cpu_seconds(vault.barbican.process.pid),
-            'nitride-api': lambda: cpu_seconds(nitride.processes[-1].pid),
+            # uWSGI's workers too: the API leads its process group.
+            'nitride-api': lambda: group_cpu_seconds(
+                nitride.api_process.pid),
         }
         for index in range(nitride.workers):
             self.sources['nitride-%d' % index] = (

@@ -33,7 +33,8 @@ class Vault:
     """The whole release path of one test module."""
 
     def __init__(self, root: str, broker_url: str, pki_dir: str,
-                 debug: bool = True, tap: bool = True) -> None:
+                 debug: bool = True, tap: bool = True,
+                 api_server: str = 'wsgiref') -> None:
         self.root = root
         parts = urllib.parse.urlsplit(broker_url)
         # The benchmark goes without the tap: it is not on a real path.
@@ -52,7 +53,7 @@ class Vault:
                 'auth_type': 'none',
                 'test_identity_headers': ','.join(
                     '%s:%s' % kv for kv in headers.items()),
-                'timeout': 30}})
+                'timeout': 30}}, api_server=api_server)
         try:
             self.barbican = barbican_mod.Barbican(
                 os.path.join(root, 'barbican'),

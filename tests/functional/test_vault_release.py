@@ -8,6 +8,7 @@ old secrets releasable.
 """
 
 import base64
+import concurrent.futures
 import os
 import subprocess
 import uuid
@@ -22,6 +23,7 @@ from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import token as token_mod
 from tests.functional import conftest
 from tests.functional import leaks
+from tests.integration import conftest as harness
 from tests.unit.nitride import guests
 
 PROJECT = 'tenant-a'
@@ -59,13 +61,13 @@ def registered(vault, pki, project=PROJECT, **kwargs) -> SealedGuest:
     return SealedGuest(pki, instance, project, **kwargs)
 
 
-def client(vault) -> guest_client.GuestClient:
-    return guest_client.GuestClient(vault.nitride.api_url, timeout=60)
+def client(vault, url=None) -> guest_client.GuestClient:
+    return guest_client.GuestClient(url or vault.nitride.api_url, timeout=60)
 
 
-def attest(vault, guest) -> str:
-    """The guest's ticket, through the guest API."""
-    api = client(vault)
+def attest(vault, guest, url=None) -> str:
+    """The guest's ticket, through the guest API (at ``url``)."""
+    api = client(vault, url)
     challenge = api.challenge(guest.instance_uuid)
     report, certs = guest.evidence(base64.b64decode(challenge['nonce']))
     answer = api.attest(guest.instance_uuid, challenge['nonce'], report,
@@ -105,6 +107,29 @@ def test_release_sealed_to_the_attested_tee(vault, bound):
     assert guest.pair.open(sealed, guest.instance_uuid, secret) == key
     with pytest.raises(sealing.SealingError):
         sealing.TeeKeyPair().open(sealed, guest.instance_uuid, secret)
+
+
+def test_release_through_the_api_under_uwsgi(vault, pki):
+    """The production entry point: uWSGI's processes and threads at once.
+
+    Each process reads its configuration from the environment and opens
+    its own database, RPC transport and Barbican session after the fork.
+    """
+    members = [registered(vault, pki) for _ in range(8)]
+    keys = [new_key() for _ in members]
+    secrets = [store_bound(vault, g, k) for g, k in zip(members, keys)]
+
+    def boot(index: int) -> bytes:
+        guest = members[index]
+        sealed = client(vault, url).release(
+            secrets[index], attest(vault, guest, url))
+        return guest.pair.open(sealed, guest.instance_uuid, secrets[index])
+
+    with harness.extra_api(vault.nitride, 'uwsgi') as url:
+        with concurrent.futures.ThreadPoolExecutor(len(members)) as pool:
+            assert list(pool.map(boot, range(len(members)))) == keys
+        refused(lambda: client(vault, url).release(
+            secrets[0], attest(vault, members[1], url)))
 
 
 def test_p384_fallback_suite(vault, pki):

@@ -11,8 +11,10 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import typing
+import urllib.request
 import uuid
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -22,6 +24,7 @@ from oslo_context import context as context_mod
 import pytest
 
 from buckypaper_os import conf as bp_conf
+from buckypaper_os.demo import barbican as barbican_mod
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import rpc
@@ -66,6 +69,91 @@ def any_broker(root: str, port: int) -> typing.Iterator[str]:
         stop_broker(state)
 
 
+#: Servers of the guest API: Nitride's development server, or uWSGI (the
+#: ``pyuwsgi`` wheel) as doc/nitride-api.md advises for production.
+API_SERVERS = ('wsgiref', 'uwsgi')
+#: uWSGI's workers: processes, and threads in each.
+UWSGI_PROCESSES, UWSGI_THREADS = 2, 8
+
+
+def start_api(config: str, log: str, server: str = 'wsgiref',
+              timeout: float = 60) -> typing.Tuple[subprocess.Popen, str]:
+    """Start Nitride's guest API on loopback; its process and base URL.
+
+    The process leads its own process group, which holds uWSGI's workers
+    too (see :func:`stop_group`). uWSGI reads the configuration from the
+    environment on the first request, as in production; the API is ready
+    when it has answered one.
+    """
+    if server == 'uwsgi':
+        url = 'http://127.0.0.1:%d' % barbican_mod.free_port()
+        command = [
+            os.path.join(os.path.dirname(sys.executable), 'uwsgi'),
+            '--http-socket', url[len('http://'):], '--module',
+            'buckypaper_os.nitride_service.api.wsgi:application',
+            '--master', '--need-app', '--die-on-term',
+            '--processes', str(UWSGI_PROCESSES),
+            '--threads', str(UWSGI_THREADS)]
+        env = dict(os.environ,
+                   OS_BUCKYPAPER_CONFIG_DIR=os.path.dirname(config),
+                   OS_BUCKYPAPER_CONFIG_FILES=os.path.basename(config))
+    else:
+        url, env = None, None
+        command = ['buckypaper-nitride-api', '--config-file', config,
+                   '--log-file', log]
+    with open(log, 'w') as out:
+        process = subprocess.Popen(command, stdout=out,
+                                   stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            with open(log) as f:
+                raise RuntimeError('the guest API exited: %s' % f.read())
+        if url is None:
+            with open(log) as f:
+                found = re.search(r'listening on 127\.0\.0\.1 port (\d+)',
+                                  f.read())
+            if found:
+                return process, 'http://127.0.0.1:%s' % found.group(1)
+        else:
+            try:
+                with urllib.request.urlopen(url + '/v1/jwks', timeout=5):
+                    return process, url
+            except OSError:
+                pass  # not listening yet
+        time.sleep(0.1)
+    stop_group(process)
+    raise TimeoutError('the guest API did not start (%s)' % server)
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop ``process`` and what is left of its process group."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # the whole group has gone
+    process.wait()
+
+
+@contextlib.contextmanager
+def extra_api(deployment: 'Deployment', server: str = 'wsgiref'
+              ) -> typing.Iterator[str]:
+    """Another guest API on the deployment's configuration; its URL."""
+    process, url = start_api(deployment.config, os.path.join(
+        deployment.root, 'api-%s.log' % server), server)
+    try:
+        yield url
+    finally:
+        stop_group(process)
+
+
 @pytest.fixture(scope='session')
 def broker(tmp_path_factory) -> typing.Iterator[str]:
     url = os.environ.get('BUCKYPAPER_TRANSPORT_URL')
@@ -87,8 +175,10 @@ class Deployment:
     def __init__(self, root: str, url: str, pki_dir: str, workers: int,
                  topic: typing.Optional[str] = None,
                  api: bool = False,
-                 options: typing.Optional[dict] = None) -> None:
+                 options: typing.Optional[dict] = None,
+                 api_server: str = 'wsgiref') -> None:
         self.root = root
+        self.api_server = api_server
         self.url = url
         self.topic = topic or 'nitride-%s' % uuid.uuid4().hex[:12]
         self.db = os.path.join(root, 'nitride.sqlite')
@@ -118,6 +208,7 @@ class Deployment:
         subprocess.run(['buckypaper-nitride-manage', '--config-file',
                         self.config, 'db', 'sync'], check=True, timeout=60)
         self.processes = []
+        self.api_process: typing.Optional[subprocess.Popen] = None
         self.workers = workers
         self.transport = None
         try:
@@ -144,23 +235,13 @@ class Deployment:
                  '--log-file', name], stdout=log, stderr=subprocess.STDOUT,
                 env=None if env is None else dict(os.environ, **env))
 
-    def _start_api(self, timeout: float = 60) -> str:
-        """Start buckypaper-nitride-api; its base URL."""
-        log = os.path.join(self.root, 'api.log')
-        with open(log, 'w') as out:
-            self.processes.append(subprocess.Popen(
-                ['buckypaper-nitride-api', '--config-file', self.config,
-                 '--log-file', log], stdout=out, stderr=subprocess.STDOUT))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with open(log) as f:
-                found = re.search(r'listening on 127\.0\.0\.1 port (\d+)',
-                                  f.read())
-            if found:
-                return 'http://127.0.0.1:%s' % found.group(1)
-            assert self.processes[-1].poll() is None, self.logs()
-            time.sleep(0.1)
-        raise TimeoutError('buckypaper-nitride-api did not start')
+    def _start_api(self) -> str:
+        """Start the guest API (see :func:`start_api`); its base URL."""
+        process, url = start_api(self.config, os.path.join(
+            self.root, 'api.log'), self.api_server)
+        self.processes.append(process)
+        self.api_process = process
+        return url
 
     def _client_conf(self) -> cfg.ConfigOpts:
         """The global CONF, aimed at this deployment's topic.
@@ -222,6 +303,8 @@ class Deployment:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if self.api_process is not None:
+            stop_group(self.api_process)
         if self.transport is not None:
             self.transport.cleanup()
 

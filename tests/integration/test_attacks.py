@@ -16,7 +16,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -30,6 +29,7 @@ from buckypaper_os.nitride_service.api import guest_client
 from buckypaper_os.nitride_service.api import problems
 from tests.functional import conftest as functional
 from tests.functional.test_vault_release import SealedGuest
+from tests.integration import conftest as harness
 from tests.integration.conftest import broker  # noqa: F401
 from tests import sockets
 from tests.unit.nitride import guests
@@ -180,33 +180,11 @@ def test_replayed_evidence(vault, pki):
     audited(vault, 'attest', 'report_data', guest.instance_uuid)
 
 
-@contextlib.contextmanager
-def second_api(vault):
-    """Another guest API process on the same database."""
-    log = os.path.join(vault.root, 'api-2.log')
-    with open(log, 'w') as out:
-        process = subprocess.Popen(
-            ['buckypaper-nitride-api', '--config-file', vault.nitride.config,
-             '--log-file', log], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        found = None
-        while found is None:
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
-            with open(log) as f:
-                found = re.search(r'listening on 127\.0\.0\.1 port (\d+)',
-                                  f.read())
-        yield 'http://127.0.0.1:%s' % found.group(1)
-    finally:
-        process.terminate()
-        process.wait(timeout=TIMEOUT)
-
-
-def test_nonce_raced_across_two_api_processes(vault, pki):
+@pytest.mark.parametrize('server', harness.API_SERVERS)
+def test_nonce_raced_across_two_api_processes(vault, pki, server):
     guest = registered(vault, pki)
     rounds = 4
-    with second_api(vault) as other_url:
+    with harness.extra_api(vault.nitride, server) as other_url:
         apis = [client(vault), client(vault, other_url)]
         for _ in range(rounds):
             body = attest_body(guest, apis[0].challenge(
