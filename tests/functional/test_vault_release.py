@@ -110,7 +110,7 @@ def test_release_sealed_to_the_attested_tee(vault, bound):
 
 
 def test_release_through_the_api_under_uwsgi(vault, pki):
-    """The production entry point: uWSGI's processes and threads at once.
+    """The production entry point: two uWSGI processes of four threads.
 
     Each process reads its configuration from the environment and opens
     its own database, RPC transport and Barbican session after the fork.

@@ -73,7 +73,7 @@ def any_broker(root: str, port: int) -> typing.Iterator[str]:
 #: ``pyuwsgi`` wheel) as doc/nitride-api.md advises for production.
 API_SERVERS = ('wsgiref', 'uwsgi')
 #: uWSGI's workers: processes, and threads in each.
-UWSGI_PROCESSES, UWSGI_THREADS = 2, 8
+UWSGI_PROCESSES, UWSGI_THREADS = 2, 4
 
 
 def start_api(config: str, log: str, server: str = 'wsgiref',
