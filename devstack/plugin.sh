@@ -35,6 +35,8 @@ function configure_nitride {
         (umask 077 && openssl genpkey -algorithm EC \
             -pkeyopt ec_paramgen_curve:P-384 -out "$NITRIDE_TOKEN_KEY")
     fi
+    # Its public half: the Vault checks tickets against it.
+    openssl pkey -in "$NITRIDE_TOKEN_KEY" -pubout -out "$NITRIDE_TOKEN_PUBKEY"
     iniset "$BUCKYPAPER_CONF" DEFAULT transport_url "$(get_transport_url)"
     iniset "$BUCKYPAPER_CONF" DEFAULT debug "$ENABLE_DEBUG_LOG_LEVEL"
     iniset "$BUCKYPAPER_CONF" database connection \
@@ -140,6 +142,8 @@ function configure_barbican_vault {
     iniset "$BARBICAN_CONF" buckypaper_vault transport_url \
         "$(get_transport_url)"
     iniset "$BARBICAN_CONF" buckypaper_vault nitride_topic "$NITRIDE_TOPIC"
+    iniset "$BARBICAN_CONF" buckypaper_vault nitride_token_key_files \
+        "$NITRIDE_TOKEN_PUBKEY"
 }
 
 function init_barbican_vault {

@@ -7,10 +7,14 @@ Every secret is envelope-encrypted in the Vault's own tables. A secret
 with a release policy (see :mod:`policy`) is never returned plainly, to
 any caller: only with an attestation ticket in ``trans_wrapped_session_key``
 that Nitride accepts, and then HPKE-sealed to the attested TEE's key.
-Every doubt (no answer, broker down, any error) refuses.
+Every doubt (no answer, broker down, any error) refuses. Nitride's yes
+arrives over a message bus that authenticates no one, so the Vault also
+checks the ticket's signature itself and takes the key to seal to from
+the signed ticket, never from the answer.
 """
 
 import base64
+import hmac
 import json
 import re
 import threading
@@ -33,6 +37,8 @@ from buckypaper_os.barbican_plugin import policy as policy_mod
 from buckypaper_os.barbican_plugin import sealing
 from buckypaper_os.conf import nitride as nitride_conf
 from buckypaper_os.conf import vault as vault_conf
+from buckypaper_os.nitride_service import jwk
+from buckypaper_os.nitride_service import token
 
 LOG = logging.getLogger(__name__)
 
@@ -74,6 +80,12 @@ class NoDecision(VaultError):
     """Nitride could not be asked in time (503): nothing released, retry."""
 
     status_code = 503
+
+
+class NotConfigured(VaultError):
+    """The Vault cannot check tickets (500): nothing released."""
+
+    status_code = 500
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
@@ -124,6 +136,7 @@ class VaultStore(ss.SecretStoreBase):
         self.conf = conf or load_conf()
         self._keyring: typing.Optional[keyring_mod.Keyring] = None
         self._nitride = nitride
+        self._token_keys: typing.Optional[typing.List[jwk.PublicKey]] = None
         self._lock = threading.Lock()
 
     # Configuration, built on first use so Barbican starts without them.
@@ -164,6 +177,30 @@ class VaultStore(ss.SecretStoreBase):
                 self._nitride = rpcapi.NitrideAPI(
                     self.conf, transport, timeout=options.rpc_timeout)
             return self._nitride
+
+    @property
+    def token_keys(self) -> typing.List[jwk.PublicKey]:
+        """Nitride's token keys, from ``nitride_token_key_files``."""
+        with self._lock:
+            if self._token_keys is None:
+                paths = self.conf.buckypaper_vault.nitride_token_key_files
+                keys = []
+                for path in paths:
+                    try:
+                        keys.append(jwk.load_public_key(path))
+                    except (OSError, ValueError, TypeError) as exc:
+                        LOG.error('Vault cannot load Nitride token key %s '
+                                  '(%s)', path, type(exc).__name__)
+                        raise NotConfigured('the Vault cannot check '
+                                            'tickets; nothing released') \
+                            from None
+                if not keys:
+                    LOG.error('[buckypaper_vault] nitride_token_key_files '
+                              'is not set: every release is refused')
+                    raise NotConfigured('the Vault cannot check tickets; '
+                                        'nothing released')
+                self._token_keys = keys
+            return self._token_keys
 
     # SecretStoreBase
 
@@ -249,19 +286,18 @@ class VaultStore(ss.SecretStoreBase):
         if ticket is None:
             raise Refused('secret is released only sealed to an attested '
                           'TEE, with a ticket')
-        answer = self._authorize(ticket, row, policy)
+        instance, tee_key = self._ticket(ticket, row, self._authorize(
+            ticket, row, policy))
         try:
-            public_key = sealing.load_public_key(base64.b64decode(
-                answer['tee_public_key'], validate=True))
+            public_key = sealing.load_public_key(tee_key)
         except (ValueError, sealing.SealingError):
             raise Refused('release not authorized: the attested key is '
                           'not a supported HPKE public key') from None
         sealed = sealing.seal_to(public_key, self._open(row, policy),
-                                 answer['instance_uuid'], row.id)
+                                 instance, row.id)
         # Debug only: Nitride audits the decision, Barbican logs the read.
         LOG.debug('Vault released secret %s of project %s sealed to '
-                  'instance %s', row.id, row.project_id,
-                  answer['instance_uuid'])
+                  'instance %s', row.id, row.project_id, instance)
         return sealed
 
     def _authorize(self, ticket: str, row, policy: dict) -> dict:
@@ -302,6 +338,35 @@ class VaultStore(ss.SecretStoreBase):
                 and answer['instance_uuid'] != policy['instance']):
             raise Refused('release not authorized: another instance')
         return answer
+
+    def _ticket(self, ticket: str, row, answer: dict
+                ) -> typing.Tuple[str, bytes]:
+        """The instance and TEE key of a ticket that Nitride allowed.
+
+        Checked here as well, against Nitride's keys: the ticket must be
+        valid, of the secret's project, and name what the answer names.
+        A mismatch means a forged or broken answer; it is refused loudly.
+        """
+        options = self.conf.nitride
+        try:
+            claims = token.verify(ticket, self.token_keys,
+                                  require_mldsa=options.token_require_mldsa,
+                                  leeway=options.token_leeway)
+            instance = claims[token.INSTANCE]
+            tee_key = token.tee_public_key(claims)
+            if (claims[token.PROJECT] == row.project_id
+                    and instance == answer['instance_uuid']
+                    and hmac.compare_digest(tee_key, base64.b64decode(
+                        answer['tee_public_key'], validate=True))):
+                return instance, tee_key
+            reason = 'the verifier\'s answer does not match the ticket'
+        except token.TokenError as exc:
+            reason = 'ticket refused: %s' % exc
+        except (KeyError, TypeError, ValueError):
+            reason = 'ticket is not an attestation token'
+        LOG.error('Vault refused secret %s although Nitride allowed it: %s',
+                  row.id, reason)
+        raise Refused('release not authorized: %s' % reason)
 
     def delete_secret(self, secret_metadata: dict) -> None:
         vault_id = secret_metadata.get('vault_id')

@@ -85,8 +85,11 @@ class Barbican:
                  kek_files: typing.Sequence[str],
                  port: typing.Optional[int] = None,
                  debug: bool = True, multiple_stores: bool = False,
-                 nitride_config: typing.Optional[str] = None) -> None:
+                 nitride_config: typing.Optional[str] = None,
+                 token_key_files: typing.Sequence[str] = ()) -> None:
         self.root = root
+        #: Nitride's public token keys, whose tickets the Vault accepts.
+        self.token_key_files = list(token_key_files)
         self.nitride_config = nitride_config
         self.debug = debug
         self.multiple_stores = multiple_stores
@@ -116,10 +119,11 @@ class Barbican:
                     '[buckypaper_vault]\nconnection = sqlite:///%s\n'
                     'kek_files = %s\ntransport_url = %s\n'
                     'nitride_topic = %s\nrpc_timeout = 5\n'
+                    'nitride_token_key_files = %s\n'
                     % (self.url, self.debug, self.log, self.db,
                        self._stores(), self.vault_db,
                        ','.join(self.kek_files), self.transport_url,
-                       self.topic))
+                       self.topic, ','.join(self.token_key_files)))
 
     def _stores(self) -> str:
         """The [secretstore] sections: the Vault alone or as a backend."""

@@ -16,11 +16,9 @@ import threading
 import typing
 import uuid
 
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives import serialization
-
 from buckypaper_os import conf as bp_conf
 from buckypaper_os.demo import barbican as barbican_mod
+from buckypaper_os.demo import token_key
 from buckypaper_os.simulated_tee import pki as pki_mod
 
 CONF = bp_conf.CONF
@@ -50,13 +48,7 @@ class Stack:
         return self.transport_url.startswith('fake:')
 
     def _nitride_config(self, barbican_port: int) -> str:
-        key = ec.generate_private_key(ec.SECP384R1())
-        key_file = os.path.join(self.root, 'token.pem')
-        with open(key_file, 'wb') as f:
-            f.write(key.private_bytes(serialization.Encoding.PEM,
-                                      serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
-        os.chmod(key_file, 0o600)
+        key_file, self.token_public_key_file = token_key.generate(self.root)
         headers = barbican_mod.identity(SERVICE_PROJECT, NITRIDE_USER,
                                         'reader')
         options = {
@@ -96,7 +88,8 @@ class Stack:
         os.makedirs(barbican_root, exist_ok=True)
         self.barbican = barbican_mod.Barbican(
             barbican_root, self.transport_url, self.topic, [kek], port,
-            debug=False, nitride_config=config)
+            debug=False, nitride_config=config,
+            token_key_files=[self.token_public_key_file])
         self.barbican.start()
         self.barbican.create_transport_key()
         self._start_api(config)

@@ -20,7 +20,6 @@ from buckypaper_os import binding
 from buckypaper_os.nitride_service import appraisal
 from buckypaper_os.nitride_service import audit
 from buckypaper_os.nitride_service.db import api as db_api
-from buckypaper_os.nitride_service import jwk
 from buckypaper_os.nitride_service import ratelimit
 from buckypaper_os.nitride_service import token
 from buckypaper_os.nitride_service import token_keys
@@ -316,7 +315,7 @@ class Engine:
     def _release_reasons(self, claims: dict, project_id: str,
                          release_policy: dict
                          ) -> typing.Tuple[typing.List[str], str]:
-        ((tee, submod),) = claims['submods'].items()
+        tee, submod = token.submod(claims)
         instance = claims[token.INSTANCE]
         reasons = []
         facts = db_api.attestation_release_facts(claims['jti'])
@@ -337,7 +336,7 @@ class Engine:
         reasons += _policy_reasons(release_policy, instance,
                                    claims[token.PROJECT], tee,
                                    submod[token.TCB])
-        return reasons, b64encode(jwk.b64url_decode(submod[token.TEE_PUBKEY]))
+        return reasons, b64encode(token.tee_public_key(claims))
 
     def verify_ticket(self, ticket: str) -> dict:
         """The claims of a token signed by one of Nitride's keys.

@@ -47,12 +47,10 @@ def check(keys: typing.Sequence[jwk.PublicKey], attestation_token: str,
     """
     claims = token.signed_payload(attestation_token, keys)
     try:
-        ((_, submod),) = claims['submods'].items()
         ours = (claims[token.INSTANCE] == instance_uuid
-                and hmac.compare_digest(
-                    jwk.b64url_decode(submod[token.TEE_PUBKEY]),
-                    tee_public_key)
-                and submod['ear.status'] in RELEASABLE)
+                and hmac.compare_digest(token.tee_public_key(claims),
+                                        tee_public_key)
+                and token.submod(claims)[1]['ear.status'] in RELEASABLE)
         jti = claims['jti']
     except (AttributeError, KeyError, TypeError, ValueError):
         raise token.TokenError('not an attestation token') from None

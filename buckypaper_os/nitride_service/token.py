@@ -153,6 +153,20 @@ def ear_claims(result: 'result_mod.AttestationResult', instance_uuid: str,
     }
 
 
+def submod(claims: dict) -> typing.Tuple[str, dict]:
+    """The TEE and the one submod of a token's claims.
+
+    Raises ValueError, TypeError or KeyError on claims of another shape.
+    """
+    ((tee, values),) = claims['submods'].items()
+    return tee, values
+
+
+def tee_public_key(claims: dict) -> bytes:
+    """The raw TEE public key that a token's claims name."""
+    return jwk.b64url_decode(submod(claims)[1][TEE_PUBKEY])
+
+
 def issue(signer: Signer, result: 'result_mod.AttestationResult',
           instance_uuid: str, project_id: str, tee_public_key: bytes,
           lifetime: int, now: typing.Optional[float] = None,

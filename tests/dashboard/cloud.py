@@ -28,8 +28,6 @@ import pytest
 
 openstack_dashboard = pytest.importorskip('openstack_dashboard')
 
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
 from keystoneauth1.identity import v3  # noqa: E402
 from keystoneauth1 import session as ks_session  # noqa: E402
 from keystoneclient.v3 import client as ks_client  # noqa: E402
@@ -39,6 +37,7 @@ from selenium.webdriver.chrome import service as chrome_service  # noqa
 
 from buckypaper_os import conf as bp_conf  # noqa: E402
 from buckypaper_os.dashboard import enabled as bp_enabled  # noqa: E402
+from buckypaper_os.demo import token_key  # noqa: E402
 from buckypaper_os.nitride_service.api import guest_client  # noqa: E402
 from buckypaper_os.nitride_service.api import tenant_client  # noqa: E402
 from buckypaper_os.nitride_service.db import api as db_api  # noqa: E402
@@ -201,15 +200,6 @@ def start_nitride(root: pathlib.Path, processes: Processes,
     return url, conf
 
 
-def write_token_key(path: pathlib.Path) -> str:
-    key = ec.generate_private_key(ec.SECP384R1())
-    path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    path.chmod(0o600)
-    return str(path)
-
-
 def register_nitride(keystone: ks_client.Client, nitride_url: str) -> None:
     """Nitride in the catalog, where the dashboard finds it."""
     service = keystone.services.create(
@@ -303,7 +293,7 @@ def cloud(tmp_path_factory, pki, pki_dir) -> typing.Iterator[Cloud]:
         tenants = make_tenants(keystone)
         nitride_url, nitride_conf = start_nitride(
             root, processes, keystone_url,
-            write_token_key(root / 'token.pem'), pki_dir)
+            token_key.generate(str(root))[0], pki_dir)
         bp_conf.CONF(['--config-file', str(nitride_conf)],
                      project='buckypaper')
         nitride = manager.NitrideManager(engine_mod.Engine(bp_conf.CONF))

@@ -59,7 +59,8 @@ class Vault:
                 os.path.join(root, 'barbican'),
                 through(broker_url, self.tap.port) if tap else broker_url,
                 self.nitride.topic,
-                self.kek_files, port, debug)
+                self.kek_files, port, debug,
+                token_key_files=[self.nitride.token_public_key_file])
             self.barbican.start()
             self.transport_key_id = self.barbican.create_transport_key()
         except BaseException:

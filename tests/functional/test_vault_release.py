@@ -256,7 +256,8 @@ def test_one_backend_of_multiple_stores(vault, pki):
     os.makedirs(root)
     barbican = barbican_mod.Barbican(
         root, conftest.through(vault.nitride.url, vault.tap.port),
-        vault.nitride.topic, vault.kek_files, multiple_stores=True)
+        vault.nitride.topic, vault.kek_files, multiple_stores=True,
+        token_key_files=vault.barbican.token_key_files)
     barbican.start()
     try:
         stores = barbican.json('GET', '/v1/secret-stores', ADMIN)[

@@ -17,14 +17,13 @@ import typing
 import urllib.request
 import uuid
 
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives import serialization
 from oslo_config import cfg
 from oslo_context import context as context_mod
 import pytest
 
 from buckypaper_os import conf as bp_conf
 from buckypaper_os.demo import barbican as barbican_mod
+from buckypaper_os.demo import token_key
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import rpc
@@ -182,13 +181,7 @@ class Deployment:
         self.url = url
         self.topic = topic or 'nitride-%s' % uuid.uuid4().hex[:12]
         self.db = os.path.join(root, 'nitride.sqlite')
-        key = ec.generate_private_key(ec.SECP384R1())
-        key_file = os.path.join(root, 'token.pem')
-        with open(key_file, 'wb') as f:
-            f.write(key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption()))
+        key_file, self.token_public_key_file = token_key.generate(root)
         self.options = {
             'DEFAULT': {'transport_url': url},
             'database': {'connection': 'sqlite:///%s' % self.db},

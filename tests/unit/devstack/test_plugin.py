@@ -156,6 +156,9 @@ def test_nitride_configuration(full):
     assert ['openssl', 'genpkey', '-algorithm', 'EC', '-pkeyopt',
             'ec_paramgen_curve:P-384', '-out',
             str(tmp_path / 'etc' / 'nitride-token.pem')] in calls
+    assert ['openssl', 'pkey', '-in',
+            str(tmp_path / 'etc' / 'nitride-token.pem'), '-pubout', '-out',
+            str(tmp_path / 'etc' / 'nitride-token.pub.pem')] in calls
     assert ['recreate_database', 'nitride'] in calls
     assert ['buckypaper-nitride-manage', '--config-file', conf, 'db',
             'sync'] in calls
@@ -266,7 +269,7 @@ def test_heat_loads_the_disk_key_binding(full):
 
 
 def test_barbican_uses_the_vault(full):
-    calls, _ = full
+    calls, tmp_path = full
     ini = _ini(calls)
     barbican = '/etc/barbican/barbican.conf'
     assert ini[(barbican, 'secretstore', 'enabled_secretstore_plugins')] \
@@ -276,6 +279,9 @@ def test_barbican_uses_the_vault(full):
     assert ini[(barbican, 'buckypaper_vault', 'transport_url')] == (
         'rabbit://stackrabbit:pw@127.0.0.1:5672/')
     assert ini[(barbican, 'buckypaper_vault', 'nitride_topic')] == 'nitride'
+    # The Vault checks tickets against Nitride's public token key.
+    assert ini[(barbican, 'buckypaper_vault', 'nitride_token_key_files')] \
+        == str(tmp_path / 'etc' / 'nitride-token.pub.pem')
     assert ['buckypaper-vault-rotate-kek', '--generate',
             '/etc/barbican/vault-kek-1'] in calls
     # In the extra phase, after Barbican's plugin made its database.

@@ -1,23 +1,30 @@
 """The Vault store's logic, with a fake Nitride answer."""
 
 import base64
+import time
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from oslo_config import cfg
 from oslo_context import context as context_mod
 import oslo_messaging as messaging
 import pytest
 import sqlalchemy as sa
 
+from buckypaper_os.attestation import result as result_mod
 from buckypaper_os.barbican_plugin import db
 from buckypaper_os.barbican_plugin import sealing
 from buckypaper_os.barbican_plugin import store as store_mod
-from buckypaper_os.conf import vault as vault_conf
 from buckypaper_os.nitride_service import engine as engine_mod
+from buckypaper_os.nitride_service import token
 
 PROJECT = 'project-a'
 INSTANCE = '6f1c2a8e-2a44-4f0e-9d53-1d7b8a3c5e10'
 SECRET = 'c0ffee00-2a44-4f0e-9d53-1d7b8a3c5e10'
 KEY = bytes(range(64))
+#: Nitride's token key, and one that Nitride does not have.
+NITRIDE = token.Signer(ec.generate_private_key(ec.SECP384R1()))
+ROGUE = token.Signer(ec.generate_private_key(ec.SECP384R1()))
 
 
 class FakeNitride:
@@ -40,12 +47,18 @@ class FakeNitride:
 @pytest.fixture
 def vault(tmp_path, connection, monkeypatch):
     conf = cfg.ConfigOpts()
-    vault_conf.register_opts(conf)
+    store_mod.register_opts(conf)
     kek = tmp_path / 'kek'
     kek.write_bytes(bytes(32))
+    public = tmp_path / 'nitride-token.pub.pem'
+    public.write_bytes(NITRIDE.public_keys()[0].public_bytes(
+        serialization.Encoding.PEM,
+        serialization.PublicFormat.SubjectPublicKeyInfo))
     conf([], default_config_files=[])
     conf.set_override('connection', connection, 'buckypaper_vault')
     conf.set_override('kek_files', [str(kek)], 'buckypaper_vault')
+    conf.set_override('nitride_token_key_files', [str(public)],
+                      'buckypaper_vault')
     context_mod.RequestContext(project_id=PROJECT, roles=['admin'])
     monkeypatch.setattr(store_mod, '_request_secret_id', lambda: SECRET)
     metadata = {'buckypaper-instance': INSTANCE, 'buckypaper-tee': 'sev-snp'}
@@ -58,6 +71,16 @@ def vault(tmp_path, connection, monkeypatch):
     # The option groups are shared between ConfigOpts objects.
     conf.clear_override('connection', 'buckypaper_vault')
     conf.clear_override('kek_files', 'buckypaper_vault')
+    conf.clear_override('nitride_token_key_files', 'buckypaper_vault')
+
+
+def ticket(pair, instance=INSTANCE, project=PROJECT, signer=NITRIDE,
+           now=None) -> str:
+    """An attestation token naming ``pair``'s public key."""
+    result = result_mod.AttestationResult(
+        tee='sev-snp', verified=True, status='affirming', claims={})
+    return token.issue(signer, result, instance, project,
+                       pair.public_bytes(), 300, now=now).token
 
 
 def dto(data=KEY):
@@ -86,13 +109,14 @@ def test_release_sealed(vault):
     pair = sealing.TeeKeyPair()
     vault._nitride.answer = allowed(pair)
     request = context_mod.get_current()
+    signed = ticket(pair)
     out = vault.get_secret('symmetric', dict(
-        meta, trans_wrapped_session_key='ticket', transport_key='x'))
+        meta, trans_wrapped_session_key=signed, transport_key='x'))
     blob = base64.b64decode(out.secret)
     assert KEY not in blob
     assert pair.open(blob, INSTANCE, SECRET) == KEY
     assert vault._nitride.calls == [(
-        'ticket', SECRET, PROJECT,
+        signed, SECRET, PROJECT,
         {'instance': INSTANCE, 'tee': 'sev-snp'})]
     (asked,) = vault._nitride.contexts
     assert (asked.project_id, asked.roles) == (PROJECT, ['service'])
@@ -145,7 +169,61 @@ def test_bad_public_key_releases_nothing(vault):
                                  tee_public_key='AAAA')
     with pytest.raises(store_mod.Refused):
         vault.get_secret('symmetric', dict(
-            meta, trans_wrapped_session_key='ticket'))
+            meta, trans_wrapped_session_key=ticket(sealing.TeeKeyPair())))
+
+
+def _forged(vault, signed, answer):
+    """A yes that does not come from Nitride's decision on ``signed``."""
+    meta = vault.store_secret(dto())
+    vault._nitride.answer = answer
+    with pytest.raises(store_mod.Refused) as exc:
+        vault.get_secret('symmetric', dict(
+            meta, trans_wrapped_session_key=signed))
+    assert exc.value.status_code == 403
+    return exc.value.client_message
+
+
+ATTACKER = sealing.TeeKeyPair(sealing.P384)
+
+
+@pytest.mark.parametrize('signed, message', [
+    (ticket(ATTACKER, signer=ROGUE), 'signed by an unknown key'),
+    ('not-a-jws', 'not a compact JWS'),
+])
+def test_yes_for_a_ticket_nitride_did_not_sign(vault, signed, message):
+    """Whoever answers on Nitride's topic cannot mint tickets."""
+    assert message in _forged(vault, signed, allowed(ATTACKER))
+
+
+def test_yes_naming_another_key_than_the_ticket(vault):
+    """A genuine ticket, a forged answer with the attacker's key."""
+    message = _forged(vault, ticket(sealing.TeeKeyPair()),
+                      allowed(sealing.TeeKeyPair()))
+    assert 'answer does not match the ticket' in message
+
+
+def test_yes_for_a_ticket_of_another_project(vault):
+    pair = sealing.TeeKeyPair()
+    assert 'does not match' in _forged(
+        vault, ticket(pair, project='project-b'), allowed(pair))
+
+
+def test_yes_for_an_expired_ticket(vault):
+    pair = sealing.TeeKeyPair()
+    assert 'expired' in _forged(
+        vault, ticket(pair, now=time.time() - 3600), allowed(pair))
+
+
+def test_no_pinned_token_keys_releases_nothing(vault):
+    vault.conf.set_override('nitride_token_key_files', [],
+                            'buckypaper_vault')
+    meta = vault.store_secret(dto())
+    pair = sealing.TeeKeyPair()
+    vault._nitride.answer = allowed(pair)
+    with pytest.raises(store_mod.NotConfigured) as exc:
+        vault.get_secret('symmetric', dict(
+            meta, trans_wrapped_session_key=ticket(pair)))
+    assert exc.value.status_code == 500
 
 
 def test_unbound_secret_reads_plainly(vault, monkeypatch):
@@ -176,10 +254,11 @@ def test_missing_project_key_releases_nothing(vault):
     meta = vault.store_secret(dto())
     with vault.keyring.engine.begin() as conn:
         conn.execute(db.PROJECT_KEYS.delete())
-    vault._nitride.answer = allowed(sealing.TeeKeyPair(sealing.P384))
+    pair = sealing.TeeKeyPair(sealing.P384)
+    vault._nitride.answer = allowed(pair)
     with pytest.raises(store_mod.ss.SecretGeneralException):
         vault.get_secret('symmetric', dict(
-            meta, trans_wrapped_session_key='ticket'))
+            meta, trans_wrapped_session_key=ticket(pair)))
 
 
 def test_policy_tampering_makes_secret_unreadable(vault):
@@ -214,7 +293,7 @@ def test_project_policy(vault):
     pair = sealing.TeeKeyPair(sealing.P384)
     vault._nitride.answer = allowed(pair)
     out = vault.get_secret('symmetric', dict(
-        meta, trans_wrapped_session_key='ticket'))
+        meta, trans_wrapped_session_key=ticket(pair)))
     assert pair.open(base64.b64decode(out.secret), INSTANCE, SECRET) == KEY
     assert vault._nitride.calls[0][3] == {'project': PROJECT,
                                           'min_tcb': {'snp': 20}}
