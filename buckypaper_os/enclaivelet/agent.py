@@ -102,8 +102,11 @@ def _vouched(settings: dict, say: typing.Callable[[str], None],
     """Check Nitride's receipt for ``sealed`` with the pinned keys."""
     keys = settings.get('nitride_keys')
     if not keys:
-        say('release: WARNING no nitride_keys pinned: whoever answers at '
-            'nitride_url could choose this key')
+        if not settings.get('allow_unpinned'):
+            raise Failure('release', 'no nitride_keys pinned: the key\'s '
+                          'origin cannot be checked')
+        say('release: WARNING no nitride_keys pinned (allow_unpinned): '
+            'whoever answers at nitride_url could choose this key')
         return
     try:
         receipt.check(keys, ticket, signed or '', settings['instance_uuid'],

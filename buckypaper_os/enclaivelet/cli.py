@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                         '--test-passphrase instead of mapping the volume')
     parser.add_argument('--no-format', dest='format', action='store_const',
                         const='false', help='never format a blank volume')
+    parser.add_argument('--allow-unpinned', dest='allow_unpinned',
+                        action='store_const', const='true',
+                        help='TESTS ONLY: use a released key without '
+                        'Nitride\'s receipt when nitride_keys is not set')
     parser.add_argument('--once', action='store_true',
                         help='one attempt, no retries')
     parser.add_argument('--quiet', action='store_true')

@@ -12,9 +12,12 @@
 
 ``secret`` is a Barbican secret id or its href (the id is its last path
 segment). ``nitride_keys`` is a file holding Nitride's JWK Set (``GET
-/v1/jwks``), baked into the image: with it, a released key is used only
-with Nitride's signed receipt (see ``nitride_service.receipt``). Metadata
-cannot set it: the host serves the metadata.
+/v1/jwks``), baked into the image: a released key is used only with
+Nitride's signed receipt (see ``nitride_service.receipt``). Metadata
+cannot set it: the host serves the metadata. It is required, since
+whoever answers at ``nitride_url`` (an address the host may choose) could
+otherwise choose the disk key; ``allow_unpinned = true`` (file or option,
+never metadata) lifts that for tests only.
 """
 
 import configparser
@@ -46,6 +49,7 @@ DEFAULTS = {
     'config_drive': '',
     'metadata_url': '',
     'nitride_keys': '',
+    'allow_unpinned': 'false',
 }
 REQUIRED = ('instance_uuid', 'nitride_url', 'secret', 'device')
 _META_KEYS = {'buckypaper_nitride_url': 'nitride_url',
@@ -128,7 +132,7 @@ def load(path: typing.Optional[str],
                           'options)' % ', '.join(missing))
     settings['secret'] = settings['secret'].rstrip('/').rsplit('/', 1)[-1]
     try:
-        for key in ('check_only', 'format'):
+        for key in ('check_only', 'format', 'allow_unpinned'):
             settings[key] = _bool(settings[key])
         settings['retries'] = int(settings['retries'])
         for key in ('backoff', 'max_backoff', 'timeout', 'device_wait'):
@@ -136,6 +140,11 @@ def load(path: typing.Optional[str],
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     settings['nitride_keys'] = _pinned_keys(settings['nitride_keys'])
+    if settings['nitride_keys'] is None and not settings['allow_unpinned']:
+        raise ConfigError('nitride_keys is not set: without Nitride\'s '
+                          'pinned keys whoever answers at nitride_url could '
+                          'choose the disk key (allow_unpinned = true: '
+                          'tests only)')
     return settings
 
 

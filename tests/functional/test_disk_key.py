@@ -49,9 +49,10 @@ def bound(vault, tmp_path):
     config.write_text(
         '[enclaivelet]\ninstance_uuid = %s\nnitride_url = %s\n'
         'secret = %s\ndevice = %s\ntsm_root = %s\nsev_device = %s\n'
-        'check_only = true\nretries = 1\nbackoff = 0.2\n'
+        'check_only = true\nretries = 1\nbackoff = 0.2\nnitride_keys = %s\n'
         % (instance, vault.nitride.api_url, url, image, tmp_path / 'tsm',
-           tmp_path / 'no-sev-guest'))
+           tmp_path / 'no-sev-guest', enclaivelet.write_jwks(vault,
+                                                             tmp_path)))
     guest = (instance, str(image), str(config), str(tmp_path / 'tsm'))
     return session, url, guest
 

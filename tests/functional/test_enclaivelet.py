@@ -32,6 +32,16 @@ pytestmark = pytest.mark.skipif(
 ENCLAIVELET = [sys.executable, '-m', 'buckypaper_os.enclaivelet.cli']
 
 
+def write_jwks(vault, directory) -> str:
+    """Nitride's published keys in a file, as baked into an image."""
+    path = os.path.join(directory, 'nitride-jwks.json')
+    with urllib.request.urlopen(vault.nitride.api_url + '/v1/jwks',
+                                timeout=20) as answer:
+        with open(path, 'wb') as f:
+            f.write(answer.read())
+    return path
+
+
 @pytest.fixture
 def guest(vault, pki, tmp_path):
     """A registered instance, its bound disk key, a config and an image."""
@@ -46,13 +56,15 @@ def guest(vault, pki, tmp_path):
     image = tmp_path / 'disk.img'
     with open(image, 'wb') as f:
         f.truncate(20 * 1024 * 1024)
+    jwks = write_jwks(vault, tmp_path)
     config = tmp_path / 'enclaivelet.conf'
     config.write_text(
         '[enclaivelet]\ninstance_uuid = %s\nnitride_url = %s\n'
         'secret = %s/v1/secrets/%s\ndevice = %s\ntsm_root = %s\n'
         'sev_device = %s\ncheck_only = true\nretries = 2\nbackoff = 0.2\n'
+        'nitride_keys = %s\n'
         % (instance, vault.nitride.api_url, vault.barbican.url, secret,
-           image, tmp_path / 'tsm', tmp_path / 'no-sev-guest'))
+           image, tmp_path / 'tsm', tmp_path / 'no-sev-guest', jwks))
     return instance, str(image), str(config), str(tmp_path / 'tsm')
 
 
@@ -68,8 +80,9 @@ def run(pki, guest, measurement=guests.MEASUREMENT, *extra):
 
 
 def leftovers(tmp):
+    kept = ('disk.img', 'enclaivelet.conf', 'nitride-jwks.json')
     return [os.path.join(d, n) for d, _, names in os.walk(tmp)
-            for n in names if n not in ('disk.img', 'enclaivelet.conf')]
+            for n in names if n not in kept]
 
 
 def test_unlocks_then_reopens(pki, guest):
@@ -113,14 +126,25 @@ def _pinned(guest, jwks) -> list:
     return ['--nitride-keys', path]
 
 
-def test_pinned_nitride_keys_vouch_for_the_key(vault, pki, guest):
-    with urllib.request.urlopen(vault.nitride.api_url + '/v1/jwks',
-                                timeout=20) as answer:
-        jwks = json.loads(answer.read())
-    answer = run(pki, guest, guests.MEASUREMENT, *_pinned(guest, jwks))
+def test_pinned_nitride_keys_vouch_for_the_key(pki, guest):
+    answer = run(pki, guest)
     assert answer.returncode == 0, answer.stderr
     assert 'receipt signed by a pinned Nitride key' in answer.stdout
     assert 'formatted' in answer.stdout
+
+
+def test_no_pinned_keys_touches_nothing(pki, guest):
+    """Without Nitride's keys the host could choose the key: refused."""
+    config = guest[2]
+    with open(config) as f:
+        text = f.read()
+    with open(config, 'w') as f:
+        f.write(text[:text.index('nitride_keys')])
+    answer = run(pki, guest)
+    assert answer.returncode == 2, answer
+    assert 'nitride_keys is not set' in answer.stderr
+    with open(guest[1], 'rb') as f:
+        assert not f.read(1024 * 1024).strip(b'\0')
 
 
 def test_key_not_vouched_for_by_the_pinned_keys(pki, guest):

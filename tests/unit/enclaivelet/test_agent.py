@@ -77,3 +77,16 @@ def test_waits_for_the_volume_to_be_attached(tmp_path):
             as exc:
         agent.wait_for_device(settings, said.append, lambda s: None)
     assert cli._exit_code(exc.value) == cli.EXIT_VOLUME
+
+
+def test_no_pinned_keys_uses_no_released_key():
+    """Settings built by hand (not config.load) fail closed as well."""
+    with pytest.raises(agent.Failure) as exc:
+        agent._vouched({'nitride_keys': None}, lambda line: None, 'ticket',
+                       None, b'key', b'\x01\x01sealed')
+    assert exc.value.stage == 'release'
+    assert 'no nitride_keys pinned' in str(exc.value)
+    said = []
+    agent._vouched({'nitride_keys': None, 'allow_unpinned': True},
+                   said.append, 'ticket', None, b'key', b'\x01\x01sealed')
+    assert 'WARNING no nitride_keys pinned' in said[0]

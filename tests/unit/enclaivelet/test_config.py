@@ -17,7 +17,8 @@ def test_layers(tmp_path):
                  'buckypaper_device': '/dev/vdb'}}))
     conf = tmp_path / 'enclaivelet.conf'
     conf.write_text('[enclaivelet]\nconfig_drive = %s\n'
-                    'nitride_url = http://file:9797\n' % drive)
+                    'nitride_url = http://file:9797\n'
+                    'allow_unpinned = true\n' % drive)
     settings = config.load(str(conf), {'device': '/dev/vdc',
                                        'mapping': None})
     assert settings['instance_uuid'].startswith('0b8c1e4a')
@@ -52,7 +53,12 @@ def test_pinned_nitride_keys(tmp_path):
             'secret = s\ndevice = /dev/vdb\n' % drive)
     conf = tmp_path / 'enclaivelet.conf'
     conf.write_text(base)
-    assert config.load(str(conf), {})['nitride_keys'] is None  # not meta
+    # Not from metadata (the host serves it); and none is no key at all.
+    with pytest.raises(config.ConfigError, match='nitride_keys is not set'):
+        config.load(str(conf), {})
+    settings = config.load(str(conf), {'allow_unpinned': 'true'})
+    assert settings['nitride_keys'] is None
+    assert settings['allow_unpinned'] is True
     key = ec.generate_private_key(ec.SECP384R1()).public_key()
     jwks = tmp_path / 'jwks.json'
     jwks.write_text(json.dumps(jwk.to_jwks([key])))
