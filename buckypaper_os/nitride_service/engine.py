@@ -119,6 +119,10 @@ class Engine:
                 raise Refused('binding is not the documented binding of '
                               'this instance and project', 400)
             document = appraisal.validate(policy or {})
+            if not measurements:
+                # With none, the evidence of any image would pass.
+                raise Refused('at least one reference measurement is '
+                              'required', 400)
             attestation.Policy.from_dict({'measurements': list(
                 measurements)})
         except (ValueError, TypeError) as exc:

@@ -21,6 +21,8 @@ from tests import vectors
 
 PROJECT = 'project-a'
 MEASUREMENT = guests.MEASUREMENT.hex()
+#: The MRTD of tdx_fakes' TD reports.
+TDX_MRTD = (b'\x11' * 48).hex()
 
 
 def _instance() -> str:
@@ -191,10 +193,19 @@ def test_simulated_evidence_refused_when_simulation_is_off(
 
 
 @vectors.needs_vectors
+def test_no_reference_measurement_is_refused(engine):
+    """With no reference, the evidence of any image would pass."""
+    instance = _instance()
+    exc = _refused(engine.register, instance, PROJECT, 'sev-snp', [])
+    assert exc.code == 400
+    assert 'at least one reference measurement is required' in str(exc)
+    assert db_api.binding_get(instance) is None
+
+
 def test_real_evidence_cannot_bind_a_fresh_nonce(engine):
     case = vectors.Case('snp-genoa-v3')
     instance = _instance()
-    _register(engine, instance, measurements=[])
+    _register(engine, instance, measurements=['ab' * 48])
     nonce = engine_mod.b64decode(engine.challenge(instance)['nonce'],
                                  'nonce', 64)
     exc = _refused(engine.attest, instance, nonce, case.evidence,
@@ -229,7 +240,7 @@ def test_release_refusals(engine, guest, policy, project, reason):
 def test_release_min_tcb_of_a_tdx_secret(engine, minimum, allowed):
     """A TDX attestation carries TEE_TCB_SVN as tee_tcb_svn_<i>."""
     instance = _instance()
-    engine.register(instance, PROJECT, 'tdx', [])
+    engine.register(instance, PROJECT, 'tdx', [TDX_MRTD])
     result = attestation.AttestationResult(
         tee='tdx', verified=True, status='affirming', claims={},
         tcb={'tee_tcb_svn_0': 3, 'tee_tcb_svn_1': 1})
@@ -389,7 +400,7 @@ def test_decisions_are_notified(nitride_conf, pki):
 def test_tdx_mr_config_id_of_another_instance(engine):
     """A TDX quote whose MRCONFIGID is not this instance's binding."""
     instance = _instance()
-    engine.register(instance, PROJECT, 'tdx', [])
+    engine.register(instance, PROJECT, 'tdx', [TDX_MRTD])
     nonce = engine_mod.b64decode(engine.challenge(instance)['nonce'],
                                  'nonce', 64)
     key = b'k' * 32

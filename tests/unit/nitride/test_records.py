@@ -79,7 +79,7 @@ def test_records_signed_by_another_key_fail(export, pki_dir):
 def test_refused_real_evidence_reverifies_against_vendor_roots(engine):
     case = vectors.Case('snp-genoa-v3')
     instance = str(uuid.uuid4())
-    engine.register(instance, PROJECT, 'sev-snp', [])
+    engine.register(instance, PROJECT, 'sev-snp', ['ab' * 48])
     nonce = engine_mod.b64decode(engine.challenge(instance)['nonce'],
                                  'nonce', 64)
     with pytest.raises(engine_mod.Refused):
