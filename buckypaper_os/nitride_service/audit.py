@@ -41,7 +41,8 @@ class Auditor:
         reasons = bounded(reasons)
         event_id = db_api.audit_append(event, decision, reasons,
                                        instance_uuid=instance_uuid,
-                                       project_id=project_id)
+                                       project_id=project_id,
+                                       secret_ref=details.get('secret_ref'))
         self._announce(event_id, event, decision, reasons, instance_uuid,
                        project_id, details)
         return event_id

@@ -88,7 +88,7 @@ def test_real_evidence_cannot_bind_the_nonce(deployment, guest_api):
     case = vectors.Case('snp-genoa-v3')
     instance = str(uuid.uuid4())
     deployment.api.register_instance(SERVICE, instance, PROJECT, 'sev-snp',
-                                     [])
+                                     ['ab' * 48])
     nonce = engine_mod.b64decode(guest_api.challenge(instance)['nonce'],
                                  'nonce', 64)
     with pytest.raises(engine_mod.Refused) as exc:

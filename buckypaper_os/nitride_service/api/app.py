@@ -22,6 +22,7 @@ from buckypaper_os.attestation import collateral_dir
 from buckypaper_os.nitride_service.api import problems
 from buckypaper_os.nitride_service import audit
 from buckypaper_os.nitride_service import barbican_relay
+from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import receipt
 from buckypaper_os.nitride_service import token
@@ -147,16 +148,29 @@ class NitrideApp:
             self.engine.auditor.record('release', audit.REFUSED, [reason],
                                        secret_ref=secret.lower())
             raise problems.Problem(403, 'ticket refused', [reason]) from None
+        secret = secret.lower()
+        mark = db_api.audit_last_id()
         try:
-            sealed = self.relay.release(secret.lower(), ticket)
+            sealed = self.relay.release(secret, ticket)
         except barbican_relay.RelayError as exc:
             LOG.info('release of %s to %s refused: %s', secret, instance,
                      exc.detail)
             raise problems.Problem(exc.status, exc.detail) from None
-        return {'secret': secret.lower(), 'instance': instance,
+        if not db_api.release_allowed(mark, instance, secret):
+            # Another store answered (its plaintext, or a blob someone
+            # put there), not the Vault after Nitride's decision: nothing
+            # is relayed, and no receipt vouches for it.
+            reason = 'Barbican answered without the Vault\'s release decision'
+            self.engine.auditor.record('release', audit.REFUSED, [reason],
+                                       instance_uuid=instance,
+                                       secret_ref=secret)
+            LOG.warning('release of %s to %s: %s; nothing relayed', secret,
+                        instance, reason)
+            raise problems.Problem(502, reason)
+        return {'secret': secret, 'instance': instance,
                 'sealed': engine_mod.b64encode(sealed),
                 'receipt': receipt.issue(self.engine.signer, instance,
-                                         secret.lower(), jti, sealed)}
+                                         secret, jti, sealed)}
 
     # Request parsing
 

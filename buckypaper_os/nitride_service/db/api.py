@@ -243,6 +243,13 @@ _RELEASE_FACTS = (
                _BINDINGS.c.instance_uuid == _ATTESTATIONS.c.instance_uuid)
     .where(_ATTESTATIONS.c.token_jti == sa.bindparam('jti')))
 #: Inserts of Core tables (not ORM entities: no ORM DML machinery).
+_AUDIT = models.AuditEvent.__table__.c
+_LAST_AUDIT_ID = sa.select(sa.func.max(_AUDIT.id))
+_RELEASE_ALLOWED = sa.select(_AUDIT.id).where(
+    _AUDIT.id > sa.bindparam('after'), _AUDIT.event == 'release',
+    _AUDIT.decision == 'allowed',
+    _AUDIT.instance_uuid == sa.bindparam('instance'),
+    _AUDIT.secret_ref == sa.bindparam('secret')).limit(1)
 _INSERT = {model: sa.insert(model.__table__) for model in (
     models.Nonce, models.Attestation, models.AuditEvent,
     models.ChallengeRate)}
@@ -611,7 +618,8 @@ def policy_delete(scope: str, scope_id: str) -> bool:
 def audit_append(event: str, decision: str, reasons: typing.List[str],
                  instance_uuid: typing.Optional[str] = None,
                  project_id: typing.Optional[str] = None,
-                 connection: typing.Optional[sa.Connection] = None) -> int:
+                 connection: typing.Optional[sa.Connection] = None,
+                 secret_ref: typing.Optional[str] = None) -> int:
     """Append a decision and its reasons to the audit log; its id.
 
     A Core insert: every decision writes one, and the ORM unit of work
@@ -621,7 +629,27 @@ def audit_append(event: str, decision: str, reasons: typing.List[str],
     return _write(_INSERT[models.AuditEvent], {
         'event': event, 'decision': decision, 'reasons': list(reasons),
         'instance_uuid': instance_uuid, 'project_id': project_id,
-        'created_at': _utcnow()}, connection).inserted_primary_key[0]
+        'secret_ref': secret_ref, 'created_at': _utcnow()},
+        connection).inserted_primary_key[0]
+
+
+def audit_last_id() -> int:
+    """The id of the newest audit event (0 if none)."""
+    with get_engine().connect() as connection:
+        return connection.execute(_LAST_AUDIT_ID).scalar() or 0
+
+
+def release_allowed(after_id: int, instance_uuid: str,
+                    secret_ref: str) -> bool:
+    """Was releasing ``secret_ref`` to the instance allowed after that id?
+
+    An ``allowed`` release event newer than audit event ``after_id``: the
+    Vault's call to ``authorize_release`` for this instance and secret.
+    """
+    with get_engine().connect() as connection:
+        return connection.execute(_RELEASE_ALLOWED, {
+            'after': after_id, 'instance': instance_uuid,
+            'secret': secret_ref}).first() is not None
 
 
 def audit_list(instance_uuid: typing.Optional[str] = None,

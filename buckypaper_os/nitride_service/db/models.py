@@ -133,6 +133,9 @@ class AuditEvent(Base):
         sa.String(ID_LENGTH), index=True)
     decision: orm.Mapped[str] = orm.mapped_column(sa.String(32))
     reasons: orm.Mapped[list] = orm.mapped_column(sa.JSON)
+    #: The secret of a release decision (migration 0003).
+    secret_ref: orm.Mapped[typing.Optional[str]] = orm.mapped_column(
+        sa.String(UUID_LENGTH), nullable=True)
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
         sa.DateTime, index=True)
 

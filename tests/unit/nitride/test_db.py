@@ -53,7 +53,7 @@ def test_migrations_create_schema_matching_models(db_file):
     engine = api.get_engine()
     assert migration.version(engine) is None
     migration.upgrade(engine)
-    assert migration.version(engine) == '0002'
+    assert migration.version(engine) == '0003'
     assert set(sa.inspect(engine).get_table_names()) == {
         'alembic_version', 'reference_values', 'instance_bindings',
         'nonces', 'attestations', 'appraisal_policies', 'audit_log',
@@ -69,7 +69,7 @@ def test_downgrade_drops_everything_and_upgrade_again(db):
     migration.downgrade(engine, 'base')
     assert sa.inspect(engine).get_table_names() == ['alembic_version']
     migration.upgrade(engine)
-    assert migration.version(engine) == '0002'
+    assert migration.version(engine) == '0003'
 
 
 def test_manage_db_sync_and_version(tmp_path):
@@ -85,7 +85,7 @@ def test_manage_db_sync_and_version(tmp_path):
 
     assert manage('version') == 'none'
     manage('sync')
-    assert manage('version') == '0002'
+    assert manage('version') == '0003'
     tables = {row[0] for row in sqlite3.connect(path).execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert 'audit_log' in tables and 'nonces' in tables
@@ -293,7 +293,7 @@ def test_audit_log_refuses_update_and_delete(db, statement):
 
 def test_audit_api_has_no_update_or_delete():
     names = [name for name in dir(api) if name.startswith('audit_')]
-    assert sorted(names) == ['audit_append', 'audit_list']
+    assert sorted(names) == ['audit_append', 'audit_last_id', 'audit_list']
 
 
 def test_policies_per_scope(db):
@@ -349,3 +349,19 @@ def test_writes_in_one_transaction_commit_together_or_not_at_all(db):
     api.nonce_consume(INSTANCE, nonce)
     assert api.attestation_get_latest(INSTANCE)['id'] == first
     assert [e['event'] for e in api.audit_list()] == ['attest']
+
+
+def test_release_allowed_after_a_mark(db):
+    mark = api.audit_last_id()
+    secret = 'c0ffee00-2a44-4f0e-9d53-1d7b8a3c5e10'
+    api.audit_append('release', 'allowed', [], INSTANCE, 'p',
+                     secret_ref=secret)
+    assert api.release_allowed(mark, INSTANCE, secret)
+    # Not before the mark, not for another secret or instance, not refused.
+    assert not api.release_allowed(api.audit_last_id(), INSTANCE, secret)
+    assert not api.release_allowed(mark, INSTANCE, secret[::-1])
+    assert not api.release_allowed(mark, secret, secret)
+    later = api.audit_last_id()
+    api.audit_append('release', 'refused', ['no'], INSTANCE, 'p',
+                     secret_ref=secret)
+    assert not api.release_allowed(later, INSTANCE, secret)

@@ -13,6 +13,7 @@ import webob
 
 from buckypaper_os.nitride_service.api import app as app_mod
 from buckypaper_os.nitride_service import barbican_relay
+from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import jwk
 from buckypaper_os.nitride_service import receipt
 from buckypaper_os.nitride_service import token as token_mod
@@ -35,6 +36,9 @@ class FakeBarbican(http.server.BaseHTTPRequestHandler):
     #: What a release answers, and how many bytes its Content-Length adds.
     sealed = SEALED
     missing = 0
+    #: The Vault's call to Nitride for (ticket, secret); None: another
+    #: store answers, without asking Nitride.
+    decide = None
 
     def do_GET(self):
         type(self).requests.append((self.path, dict(self.headers)))
@@ -53,6 +57,10 @@ class FakeBarbican(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
             return
         else:
+            if type(self).decide is not None:
+                ticket = urllib.parse.parse_qs(url.query)[
+                    'trans_wrapped_session_key'][0]
+                type(self).decide(ticket, url.path.split('/')[3])
             body = type(self).sealed
         self.send_response(200)
         self.send_header('Content-Length', str(len(body) + type(self).missing))
@@ -72,6 +80,7 @@ def barbican():
     FakeBarbican.status = 200
     FakeBarbican.sealed = SEALED
     FakeBarbican.missing = 0
+    FakeBarbican.decide = None
     yield 'http://127.0.0.1:%d' % server.server_address[1]
     server.shutdown()
     server.server_close()
@@ -95,7 +104,14 @@ def relay_conf(nitride_conf):
 
 
 @pytest.fixture
-def app(engine, nitride_conf, relay_conf, barbican):
+def decides(engine, barbican):
+    """As the Vault does: Nitride decides (and audits) each release."""
+    FakeBarbican.decide = lambda ticket, secret: engine.authorize_release(
+        ticket, secret, PROJECT, {'project': PROJECT})
+
+
+@pytest.fixture
+def app(engine, nitride_conf, relay_conf, barbican, decides):
     relay_conf(barbican_endpoint=barbican, auth_type='admin_token',
                endpoint='http://127.0.0.1:9', token='service-token')
     return app_mod.make_app(engine, nitride_conf)
@@ -194,6 +210,35 @@ def test_forged_ticket_never_reaches_barbican(app, ticket):
     assert FakeBarbican.requests == []
 
 
+@pytest.mark.parametrize('decided', ['nothing', 'refused', 'other secret'])
+def test_no_vault_decision_nothing_relayed(app, ticket, engine, decided):
+    """Another store answers (multiple-store mode) with what looks sealed.
+
+    Its payload may be a plain key, or a blob the host put there sealed to
+    the guest's public key: without the Vault's release decision for this
+    instance and secret Nitride passes nothing on and signs no receipt.
+    """
+    token, instance = ticket
+    FakeBarbican.decide = {
+        'nothing': None,
+        'refused': lambda t, s: engine.authorize_release(
+            t, s, 'another-project', {'project': 'another-project'}),
+        'other secret': lambda t, s: engine.authorize_release(
+            t, str(uuid.uuid4()), PROJECT, {'project': PROJECT}),
+    }[decided]
+    response = _release(app, {'secret': SECRET, 'ticket': token})
+    assert response.status_int == 502, response.text
+    assert 'without the Vault' in response.json['detail']
+    assert 'sealed' not in response.json and 'receipt' not in response.json
+    last = _last_release(instance)
+    assert (last['decision'], last['secret_ref']) == ('refused', SECRET)
+
+
+def _last_release(instance):
+    return [e for e in db_api.audit_list(instance)
+            if e['event'] == 'release'][-1]
+
+
 @pytest.mark.parametrize('body', [{'ticket': 't'},
                                   {'secret': 'nope', 'ticket': 't'},
                                   {'secret': SECRET},
@@ -205,7 +250,7 @@ def test_invalid_requests(app, body):
 
 
 def test_test_identity_headers(engine, nitride_conf, relay_conf, barbican,
-                               ticket):
+                               decides, ticket):
     # The functional tests use auth_type = none; one plugin per process.
     relay_conf(barbican_endpoint=barbican, auth_type='admin_token',
                endpoint='http://127.0.0.1:9', token='unused',
