@@ -35,7 +35,7 @@ def encode(entries: typing.Sequence[typing.Tuple[uuid.UUID, bytes]]
 
 def decode(table: bytes) -> typing.List[typing.Tuple[uuid.UUID, bytes]]:
     """The ``(guid, certificate)`` entries of a table (empty: none)."""
-    entries = []
+    entries, copied = [], 0
     for pos in range(0, len(table), _ENTRY.size):
         if pos + _ENTRY.size > len(table):
             raise CertTableError('certificate table has no end entry')
@@ -44,6 +44,10 @@ def decode(table: bytes) -> typing.List[typing.Tuple[uuid.UUID, bytes]]:
             return entries
         if offset + length > len(table) or length == 0:
             raise CertTableError('certificate entry outside the table')
+        # Overlapping entries could make a small table copy gigabytes.
+        copied += length
+        if copied > len(table):
+            raise CertTableError('certificate entries overlap')
         entries.append((uuid.UUID(bytes_le=raw),
                         table[offset:offset + length]))
     if table:

@@ -26,6 +26,19 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode('ascii')
 
 
+#: The largest answer read (a token with ML-DSA, a sealed key, a receipt
+#: are a few KiB); the host may answer in Nitride's place.
+MAX_ANSWER = 1024 * 1024
+
+
+def _bounded(answer) -> bytes:
+    """The body of ``answer``; ValueError beyond :data:`MAX_ANSWER`."""
+    body = answer.read(MAX_ANSWER + 1)
+    if len(body) > MAX_ANSWER:
+        raise ValueError('answer larger than %d bytes' % MAX_ANSWER)
+    return body
+
+
 class GuestClient:
     """Talks to ``base_url`` (e.g. ``https://nitride.example:9797``)."""
 
@@ -71,13 +84,16 @@ class GuestClient:
         try:
             with urllib.request.urlopen(request,
                                         timeout=self.timeout) as answer:
-                return json.loads(answer.read())
+                return json.loads(_bounded(answer))
         except urllib.error.HTTPError as exc:
             try:
-                problem = json.loads(exc.read())
+                problem = json.loads(_bounded(exc))
             except ValueError:
                 problem = {'title': exc.reason}
             raise GuestApiError(exc.code, problem) from None
         except (urllib.error.URLError, OSError) as exc:
             raise GuestApiError(0, {'title': 'unreachable',
                                     'detail': str(exc)}) from None
+        except ValueError as exc:  # not JSON, or too large
+            raise GuestApiError(502, {'title': 'malformed answer',
+                                      'detail': str(exc)}) from None

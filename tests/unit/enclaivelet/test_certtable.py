@@ -21,3 +21,14 @@ def test_empty_and_malformed():
         certtable.decode(table[:24])
     with pytest.raises(certtable.CertTableError):
         certtable.decode(table[:-2])
+
+
+def test_overlapping_entries_are_refused():
+    """Entries all naming the whole table would copy it once each."""
+    size = 64 * 1024
+    count = size // 24 - 1
+    head = b''.join(certtable._ENTRY.pack(certtable.VCEK.bytes_le, 0, size)
+                    for _ in range(count)) + bytes(24)
+    table = head + bytes(size - len(head))
+    with pytest.raises(certtable.CertTableError, match='overlap'):
+        certtable.decode(table)

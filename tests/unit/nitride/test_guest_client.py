@@ -1,0 +1,50 @@
+"""The guest's HTTP client against answers a host could make up."""
+
+import http.server
+import threading
+
+import pytest
+
+from buckypaper_os.nitride_service.api import guest_client
+
+
+class Answers(http.server.BaseHTTPRequestHandler):
+    body = b'{}'
+    status = 200
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers['Content-Length']))
+        self.send_response(type(self).status)
+        self.send_header('Content-Length', str(len(type(self).body)))
+        self.end_headers()
+        self.wfile.write(type(self).body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def client():
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield guest_client.GuestClient('http://127.0.0.1:%d'
+                                   % server.server_address[1], timeout=10)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize('status', [200, 403])
+def test_an_oversized_answer_is_not_read(client, status):
+    Answers.status = status
+    Answers.body = b'"' + b'x' * guest_client.MAX_ANSWER + b'"'
+    with pytest.raises(guest_client.GuestApiError) as exc:
+        client.challenge('6f1c1a43-5f0e-4d8e-9a51-3c2f7d1b8e11')
+    assert exc.value.status == (502 if status == 200 else 403)
+
+
+def test_a_malformed_answer_is_an_error(client):
+    Answers.status, Answers.body = 200, b'not json'
+    with pytest.raises(guest_client.GuestApiError) as exc:
+        client.challenge('6f1c1a43-5f0e-4d8e-9a51-3c2f7d1b8e11')
+    assert exc.value.status == 502
+    assert exc.value.problem['title'] == 'malformed answer'
