@@ -16,6 +16,7 @@ A secret with none of these keys is unbound: an ordinary secret.
 
 import json
 import typing
+import uuid
 
 from oslo_utils import uuidutils
 
@@ -43,7 +44,9 @@ def from_metadata(metadata: typing.Mapping[str, str],
     if instance is not None:
         if not uuidutils.is_uuid_like(instance):
             raise PolicyError('buckypaper-instance must be a UUID')
-        policy['instance'] = instance
+        # Its canonical form, the one tokens name ({...}, URNs and
+        # upper case would never match and so never release).
+        policy['instance'] = str(uuid.UUID(instance))
     if 'project' in ours:
         if ours['project'] != project_id:
             raise PolicyError('buckypaper-project must be the secret\'s '

@@ -56,7 +56,8 @@ def attest_and_release(settings: dict, say: typing.Callable[[str], None]
     """The disk key, released to this attested guest (caller wipes it)."""
     client = guest_client.GuestClient(settings['nitride_url'],
                                       settings['timeout'])
-    instance, secret = settings['instance_uuid'], settings['secret']
+    # Nitride and the Vault name the secret in lower case (HPKE's info).
+    instance, secret = settings['instance_uuid'], settings['secret'].lower()
     pair = sealing.TeeKeyPair()
     public_key = pair.public_bytes()
     stage = 'challenge'

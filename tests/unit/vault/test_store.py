@@ -297,3 +297,15 @@ def test_project_policy(vault):
     assert pair.open(base64.b64decode(out.secret), INSTANCE, SECRET) == KEY
     assert vault._nitride.calls[0][3] == {'project': PROJECT,
                                           'min_tcb': {'snp': 20}}
+
+
+def test_instance_uuid_kept_in_canonical_form(vault):
+    """Braced or upper-case UUIDs would never equal a token's instance."""
+    vault.metadata['buckypaper-instance'] = '{%s}' % INSTANCE.upper()
+    meta = vault.store_secret(dto())
+    pair = sealing.TeeKeyPair()
+    vault._nitride.answer = allowed(pair)
+    out = vault.get_secret('symmetric', dict(
+        meta, trans_wrapped_session_key=ticket(pair)))
+    assert pair.open(base64.b64decode(out.secret), INSTANCE, SECRET) == KEY
+    assert vault._nitride.calls[0][3]['instance'] == INSTANCE
