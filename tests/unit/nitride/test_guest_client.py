@@ -1,11 +1,11 @@
 """The guest's HTTP client against answers a host could make up."""
 
 import http.server
-import threading
 
 import pytest
 
 from buckypaper_os.nitride_service.api import guest_client
+from tests import sockets
 
 
 class Answers(http.server.BaseHTTPRequestHandler):
@@ -25,12 +25,8 @@ class Answers(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def client():
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Answers)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield guest_client.GuestClient('http://127.0.0.1:%d'
-                                   % server.server_address[1], timeout=10)
-    server.shutdown()
-    server.server_close()
+    with sockets.serving(Answers) as url:
+        yield guest_client.GuestClient(url, timeout=10)
 
 
 @pytest.mark.parametrize('status', [200, 403])

@@ -3,7 +3,6 @@
 import base64
 import http.server
 import json
-import threading
 import urllib.parse
 import uuid
 
@@ -17,6 +16,7 @@ from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import jwk
 from buckypaper_os.nitride_service import receipt
 from buckypaper_os.nitride_service import token as token_mod
+from tests import sockets
 from tests.unit.nitride.conftest import b64
 from tests.unit.nitride import guests
 
@@ -73,17 +73,14 @@ class FakeBarbican(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def barbican():
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), FakeBarbican)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     FakeBarbican.requests = []
     FakeBarbican.ports = []
     FakeBarbican.status = 200
     FakeBarbican.sealed = SEALED
     FakeBarbican.missing = 0
     FakeBarbican.decide = None
-    yield 'http://127.0.0.1:%d' % server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with sockets.serving(FakeBarbican) as url:
+        yield url
 
 
 @pytest.fixture
