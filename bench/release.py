@@ -19,16 +19,18 @@ Plain reads and sealed releases alternate for ``--rounds`` rounds, so that
 a slow spell of the machine hurts both alike; the ratio is the median of
 the rounds'. Each round runs in two layouts of the same processes:
 
-* ``dedicated``: Barbican's process has CPU 0 to itself; Nitride, RabbitMQ
-  and this process run on the other CPUs, as in a cloud where Barbican's
-  API hosts (or cores) are not shared with the verifier and the broker;
+* ``dedicated``: Barbican's processes have CPU 0 to themselves; Nitride,
+  RabbitMQ and this process run on the other CPUs, as in a cloud where
+  Barbican's API hosts (or cores) are not shared with the verifier and
+  the broker;
 * ``shared``: every process may run on every CPU.
 
-Barbican serves a thread per request on one GIL. In the shared layout its
-threads wake on both CPUs and hand the GIL across them, which costs the
-process about a third more CPU per request, and more so while Nitride
-and RabbitMQ take turns on the same CPUs during sealed releases; the
-dedicated layout measures Barbican's own cost of both paths.
+Barbican runs as in production, under uWSGI (two processes of four
+threads; ``--barbican-server wsgiref`` for a thread per request). In the
+shared layout plain reads have both CPUs to themselves while sealed
+releases share them with Nitride and RabbitMQ, so that ratio measures the
+whole stack on this machine; the dedicated layout measures Barbican's own
+cost of both paths.
 
 Prints requests per second and p50/p99 latency of each, the CPU
 milliseconds per request of Barbican, each Nitride process, RabbitMQ (when
@@ -38,7 +40,7 @@ layout (target, dedicated layout: at least 0.8). Barbican reaches
 RabbitMQ directly, without the tests' tap.
 
 Usage: python bench/release.py [--guests N] [--callers C] [--requests R]
-                               [--rounds K]
+                               [--rounds K] [--barbican-server S]
 """
 
 import argparse
@@ -118,6 +120,10 @@ def main():
     parser.add_argument('--requests', type=int, default=400)
     parser.add_argument('--rounds', type=int, default=3,
                         help='plain/sealed pairs, run alternately')
+    parser.add_argument('--barbican-server', default='uwsgi',
+                        choices=barbican_mod.SERVERS,
+                        help='Barbican\'s API server (default: uwsgi, '
+                        'as in production)')
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix='bench-release-')
     with harness.any_broker(root, 5703) as url:
@@ -159,7 +165,8 @@ def measure(args, root, url):
     for sub in ('nitride', 'barbican'):
         os.makedirs(os.path.join(root, sub))
     vault = vault_harness.Vault(root, url, os.path.join(root, 'pki'),
-                                debug=False, tap=False)
+                                debug=False, tap=False,
+                                barbican_server=args.barbican_server)
     try:
         barbican = vault.barbican
         population = []
@@ -189,7 +196,8 @@ def measure(args, root, url):
             return index, flow.client(vault).release(secret, ticket)
 
         workers = vault.nitride.processes[:vault.nitride.workers]
-        processes = {'barbican': [barbican.process.pid], 'machine': None,
+        processes = {'barbican': descendants(barbican.process.pid),
+                     'machine': None,
                      'bench': [os.getpid()]}
         processes.update(('nitride-%d' % i, [w.pid])
                          for i, w in enumerate(workers))

@@ -54,6 +54,12 @@ paste.filter_factory = oslo_middleware.request_id:RequestId.factory
 paste.filter_factory = oslo_middleware:HTTPProxyToWSGI.factory
 """ % {'mw': 'barbican.api.middleware', 'micro': 'MicroversionMiddleware'}
 
+#: Servers of Barbican's API: a thread per request (:mod:`.barbican_server`),
+#: or uWSGI (the ``pyuwsgi`` wheel) as Barbican is deployed in production.
+SERVERS = ('wsgiref', 'uwsgi')
+#: uWSGI's workers: processes, and threads in each.
+UWSGI_PROCESSES, UWSGI_THREADS = 2, 4
+
 VAULT_PLUGIN = 'buckypaper_os.barbican_plugin.store.VaultStore'
 TRANSPORT_KEY = base64.b64encode(b'buckypaper-vault-ticket-v1').decode()
 
@@ -86,8 +92,13 @@ class Barbican:
                  port: typing.Optional[int] = None,
                  debug: bool = True, multiple_stores: bool = False,
                  nitride_config: typing.Optional[str] = None,
-                 token_key_files: typing.Sequence[str] = ()) -> None:
+                 token_key_files: typing.Sequence[str] = (),
+                 server: str = 'wsgiref') -> None:
+        if server not in SERVERS or (server == 'uwsgi' and nitride_config):
+            raise ValueError('no such Barbican server: %s' % server)
         self.root = root
+        #: ``wsgiref`` (a thread per request) or ``uwsgi`` (production).
+        self.server = server
         #: Nitride's public token keys, whose tickets the Vault accepts.
         self.token_key_files = list(token_key_files)
         self.nitride_config = nitride_config
@@ -140,17 +151,37 @@ class Barbican:
                 'buckypaper_vault\n'
                 '[simple_crypto_plugin]\nkek = %s\n' % kek)
 
-    def start(self, timeout: float = 90) -> None:
-        env = dict(os.environ, HOME=self.home, PYTHONUNBUFFERED='1')
-        out = open(os.path.join(self.root, 'barbican-stdout.log'), 'a')
+    def command(self) -> typing.List[str]:
+        """The command line of the API server (see :data:`SERVERS`)."""
+        if self.server == 'uwsgi':
+            return [os.path.join(os.path.dirname(sys.executable), 'uwsgi'),
+                    '--http-socket', '127.0.0.1:%d' % self.port, '--module',
+                    'buckypaper_os.demo.barbican_wsgi:application',
+                    '--master', '--need-app', '--die-on-term', '--lazy-apps',
+                    # Request lines carry tickets in their query strings:
+                    # room for them (doc/vault.md), and never logged.
+                    '--buffer-size', '65535', '--disable-logging',
+                    # uWSGI closes every connection after its answer: say so,
+                    # or pooling clients (Nitride's relay) reuse closed ones.
+                    '--add-header', 'Connection: close',
+                    '--processes', str(UWSGI_PROCESSES),
+                    '--threads', str(UWSGI_THREADS)]
         command = [sys.executable, '-m',
                    'buckypaper_os.demo.barbican_server', self.paste,
                    str(self.port)]
         if self.nitride_config:
             command += ['--nitride-config', self.nitride_config]
-        self.process = subprocess.Popen(command, cwd=self.root, env=env,
-                                        stdout=out,
-                                        stderr=subprocess.STDOUT)
+        return command
+
+    def start(self, timeout: float = 90) -> None:
+        env = dict(os.environ, HOME=self.home, PYTHONUNBUFFERED='1',
+                   BUCKYPAPER_BARBICAN_PASTE=self.paste)
+        out = open(os.path.join(self.root, 'barbican-stdout.log'), 'a')
+        # Its own process group: uWSGI's workers stop with it.
+        self.process = subprocess.Popen(self.command(), cwd=self.root,
+                                        env=env, stdout=out,
+                                        stderr=subprocess.STDOUT,
+                                        start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -168,8 +199,13 @@ class Barbican:
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                pass
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # the whole group has gone
+            self.process.wait()
         self.process = None
 
     def logs(self) -> str:

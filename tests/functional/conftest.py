@@ -34,7 +34,8 @@ class Vault:
 
     def __init__(self, root: str, broker_url: str, pki_dir: str,
                  debug: bool = True, tap: bool = True,
-                 api_server: str = 'wsgiref') -> None:
+                 api_server: str = 'wsgiref',
+                 barbican_server: str = 'wsgiref') -> None:
         self.root = root
         parts = urllib.parse.urlsplit(broker_url)
         # The benchmark goes without the tap: it is not on a real path.
@@ -60,7 +61,8 @@ class Vault:
                 through(broker_url, self.tap.port) if tap else broker_url,
                 self.nitride.topic,
                 self.kek_files, port, debug,
-                token_key_files=[self.nitride.token_public_key_file])
+                token_key_files=[self.nitride.token_public_key_file],
+                server=barbican_server)
             self.barbican.start()
             self.transport_key_id = self.barbican.create_transport_key()
         except BaseException:

@@ -11,6 +11,7 @@ import base64
 import concurrent.futures
 import os
 import subprocess
+import typing
 import uuid
 
 from oslo_context import context as context_mod
@@ -130,6 +131,37 @@ def test_release_through_the_api_under_uwsgi(vault, pki):
             assert list(pool.map(boot, range(len(members)))) == keys
         refused(lambda: client(vault, url).release(
             secrets[0], attest(vault, members[1], url)))
+
+
+def test_release_from_barbican_under_uwsgi(vault, pki):
+    """Barbican as deployed: uWSGI, two processes of four threads.
+
+    Tickets need room in uWSGI's request buffer, and Nitride's relay, which
+    pools connections, must learn that uWSGI closes each one.
+    """
+    members = [registered(vault, pki) for _ in range(8)]
+    keys = [new_key() for _ in members]
+    secrets = [store_bound(vault, g, k) for g, k in zip(members, keys)]
+
+    def boot(index: int) -> typing.List[bytes]:
+        guest = members[index]
+        ticket = attest(vault, guest)
+        return [guest.pair.open(client(vault).release(secrets[index], ticket),
+                                guest.instance_uuid, secrets[index])
+                for _ in range(4)]
+
+    vault.barbican.stop()
+    vault.barbican.server = 'uwsgi'
+    vault.barbican.start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(len(members)) as pool:
+            assert list(pool.map(boot, range(len(members)))) == [
+                [key] * 4 for key in keys]
+        refused(lambda: vault.barbican.payload(secrets[0], TENANT))
+    finally:
+        vault.barbican.stop()
+        vault.barbican.server = 'wsgiref'
+        vault.barbican.start()
 
 
 def test_p384_fallback_suite(vault, pki):
