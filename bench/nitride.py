@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 from oslo_context import context as context_mod  # noqa: E402
 
 from buckypaper_os.nitride_service.api import guest_client  # noqa: E402
+from buckypaper_os.nitride_service import decision  # noqa: E402
 from buckypaper_os.nitride_service import engine as engine_mod  # noqa: E402
 from buckypaper_os.simulated_tee import pki as pki_mod  # noqa: E402
 from tests.integration import conftest as harness  # noqa: E402
@@ -99,8 +100,8 @@ def run(args, root, url):
             begin = time.perf_counter()
             answer = nitride.api.authorize_release(
                 SERVICE, ticket, 'secret-%d' % index, PROJECT,
-                {'instance': guest.instance_uuid})
-            assert answer['allowed'], answer
+                {'instance': guest.instance_uuid}, decision.new_challenge())
+            assert answer['allowed'] and answer['signature'], answer
             return time.perf_counter() - begin
 
         with concurrent.futures.ThreadPoolExecutor(args.callers) as pool:

@@ -35,14 +35,21 @@ function configure_nitride {
         (umask 077 && openssl genpkey -algorithm EC \
             -pkeyopt ec_paramgen_curve:P-384 -out "$NITRIDE_TOKEN_KEY")
     fi
-    # Its public half: the Vault checks tickets against it.
-    openssl pkey -in "$NITRIDE_TOKEN_KEY" -pubout -out "$NITRIDE_TOKEN_PUBKEY"
+    if [[ ! -f "$NITRIDE_DECISION_KEY" ]]; then
+        (umask 077 && openssl genpkey -algorithm ED25519 \
+            -out "$NITRIDE_DECISION_KEY")
+    fi
+    # Its public half: the Vault takes only decisions signed by it.
+    openssl pkey -in "$NITRIDE_DECISION_KEY" -pubout \
+        -out "$NITRIDE_DECISION_PUBKEY"
     iniset "$BUCKYPAPER_CONF" DEFAULT transport_url "$(get_transport_url)"
     iniset "$BUCKYPAPER_CONF" DEFAULT debug "$ENABLE_DEBUG_LOG_LEVEL"
     iniset "$BUCKYPAPER_CONF" database connection \
         "$(database_connection_url nitride)"
     iniset "$BUCKYPAPER_CONF" nitride topic "$NITRIDE_TOPIC"
     iniset "$BUCKYPAPER_CONF" nitride token_key_file "$NITRIDE_TOKEN_KEY"
+    iniset "$BUCKYPAPER_CONF" nitride decision_key_file \
+        "$NITRIDE_DECISION_KEY"
     iniset "$BUCKYPAPER_CONF" nitride_api bind_host "$NITRIDE_API_HOST"
     iniset "$BUCKYPAPER_CONF" nitride_api bind_port "$NITRIDE_API_PORT"
     iniset "$BUCKYPAPER_CONF" oslo_messaging_notifications driver messagingv2
@@ -142,8 +149,8 @@ function configure_barbican_vault {
     iniset "$BARBICAN_CONF" buckypaper_vault transport_url \
         "$(get_transport_url)"
     iniset "$BARBICAN_CONF" buckypaper_vault nitride_topic "$NITRIDE_TOPIC"
-    iniset "$BARBICAN_CONF" buckypaper_vault nitride_token_key_files \
-        "$NITRIDE_TOKEN_PUBKEY"
+    iniset "$BARBICAN_CONF" buckypaper_vault nitride_decision_key_files \
+        "$NITRIDE_DECISION_PUBKEY"
 }
 
 function init_barbican_vault {

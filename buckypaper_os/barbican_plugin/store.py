@@ -8,13 +8,13 @@ with a release policy (see :mod:`policy`) is never returned plainly, to
 any caller: only with an attestation ticket in ``trans_wrapped_session_key``
 that Nitride accepts, and then HPKE-sealed to the attested TEE's key.
 Every doubt (no answer, broker down, any error) refuses. Nitride's yes
-arrives over a message bus that authenticates no one, so the Vault also
-checks the ticket's signature itself and takes the key to seal to from
-the signed ticket, never from the answer.
+arrives over a message bus that authenticates no one, so the Vault takes
+only a yes that Nitride signed over the Vault's own fresh challenge (see
+:mod:`~buckypaper_os.nitride_service.decision`), and seals to the key that
+the signature covers.
 """
 
 import base64
-import hmac
 import json
 import re
 import threading
@@ -37,8 +37,7 @@ from buckypaper_os.barbican_plugin import policy as policy_mod
 from buckypaper_os.barbican_plugin import sealing
 from buckypaper_os.conf import nitride as nitride_conf
 from buckypaper_os.conf import vault as vault_conf
-from buckypaper_os.nitride_service import jwk
-from buckypaper_os.nitride_service import token
+from buckypaper_os.nitride_service import decision
 
 LOG = logging.getLogger(__name__)
 
@@ -136,7 +135,7 @@ class VaultStore(ss.SecretStoreBase):
         self.conf = conf or load_conf()
         self._keyring: typing.Optional[keyring_mod.Keyring] = None
         self._nitride = nitride
-        self._token_keys: typing.Optional[typing.List[jwk.PublicKey]] = None
+        self._decision_keys: typing.Optional[list] = None
         self._lock = threading.Lock()
 
     # Configuration, built on first use so Barbican starts without them.
@@ -179,28 +178,25 @@ class VaultStore(ss.SecretStoreBase):
             return self._nitride
 
     @property
-    def token_keys(self) -> typing.List[jwk.PublicKey]:
-        """Nitride's token keys, from ``nitride_token_key_files``."""
+    def decision_keys(self) -> list:
+        """Nitride's decision keys, from ``nitride_decision_key_files``."""
         with self._lock:
-            if self._token_keys is None:
-                paths = self.conf.buckypaper_vault.nitride_token_key_files
-                keys = []
-                for path in paths:
-                    try:
-                        keys.append(jwk.load_public_key(path))
-                    except (OSError, ValueError, TypeError) as exc:
-                        LOG.error('Vault cannot load Nitride token key %s '
-                                  '(%s)', path, type(exc).__name__)
-                        raise NotConfigured('the Vault cannot check '
-                                            'tickets; nothing released') \
-                            from None
+            if self._decision_keys is None:
+                paths = self.conf.buckypaper_vault.nitride_decision_key_files
+                try:
+                    keys = [decision.load_public_key(p) for p in paths]
+                except decision.DecisionError as exc:
+                    LOG.error('Vault: %s', exc)
+                    raise NotConfigured('the Vault cannot check Nitride\'s '
+                                        'decisions; nothing released') \
+                        from None
                 if not keys:
-                    LOG.error('[buckypaper_vault] nitride_token_key_files '
-                              'is not set: every release is refused')
-                    raise NotConfigured('the Vault cannot check tickets; '
-                                        'nothing released')
-                self._token_keys = keys
-            return self._token_keys
+                    LOG.error('[buckypaper_vault] nitride_decision_key_files'
+                              ' is not set: every release is refused')
+                    raise NotConfigured('the Vault cannot check Nitride\'s '
+                                        'decisions; nothing released')
+                self._decision_keys = keys
+            return self._decision_keys
 
     # SecretStoreBase
 
@@ -286,10 +282,10 @@ class VaultStore(ss.SecretStoreBase):
         if ticket is None:
             raise Refused('secret is released only sealed to an attested '
                           'TEE, with a ticket')
-        instance, tee_key = self._ticket(ticket, row, self._authorize(
-            ticket, row, policy))
+        instance, tee_key = self._authorize(ticket, row, policy)
         try:
-            public_key = sealing.load_public_key(tee_key)
+            public_key = sealing.load_public_key(
+                base64.b64decode(tee_key, validate=True))
         except (ValueError, sealing.SealingError):
             raise Refused('release not authorized: the attested key is '
                           'not a supported HPKE public key') from None
@@ -300,20 +296,26 @@ class VaultStore(ss.SecretStoreBase):
                   'instance %s', row.id, row.project_id, instance)
         return sealed
 
-    def _authorize(self, ticket: str, row, policy: dict) -> dict:
-        """Nitride's yes; otherwise :class:`Refused`, or :class:`NoDecision`.
+    def _authorize(self, ticket: str, row, policy: dict
+                   ) -> typing.Tuple[str, str]:
+        """The instance and (base64) TEE key of Nitride's signed yes.
 
-        Every doubt is a no: only an explicit, well-formed yes releases.
+        Otherwise :class:`Refused`, or :class:`NoDecision`: every doubt is
+        a no, and only an explicit yes that Nitride signed over this call
+        releases. A yes without a valid signature is a forged or broken
+        answer; it is refused loudly.
         """
         if not isinstance(ticket, str) or not 0 < len(ticket) <= MAX_TICKET:
             raise Refused('malformed ticket')
+        keys = self.decision_keys
+        challenge = decision.new_challenge()
         try:
             answer = self.nitride().authorize_release(
                 # Not made current: Barbican's request keeps its own.
                 context_mod.RequestContext(
                     user_id='buckypaper-vault', project_id=row.project_id,
                     roles=['service'], overwrite=False),
-                ticket, row.id, row.project_id, policy)
+                ticket, row.id, row.project_id, policy, challenge)
         except Exception as exc:  # timeouts, broker down, refusals
             # Imported here: refusals arrive as (subclasses of) it anyway.
             from buckypaper_os.nitride_service import engine as engine_mod
@@ -334,39 +336,19 @@ class VaultStore(ss.SecretStoreBase):
             LOG.info('Vault refused secret %s: %s', row.id, reasons)
             raise Refused('release not authorized: %s' % '; '.join(
                 str(r) for r in reasons or ['refused']))
-        if (policy.get('instance') is not None
-                and answer['instance_uuid'] != policy['instance']):
-            raise Refused('release not authorized: another instance')
-        return answer
-
-    def _ticket(self, ticket: str, row, answer: dict
-                ) -> typing.Tuple[str, bytes]:
-        """The instance and TEE key of a ticket that Nitride allowed.
-
-        Checked here as well, against Nitride's keys: the ticket must be
-        valid, of the secret's project, and name what the answer names.
-        A mismatch means a forged or broken answer; it is refused loudly.
-        """
-        options = self.conf.nitride
+        instance, tee_key = answer['instance_uuid'], answer['tee_public_key']
         try:
-            claims = token.verify(ticket, self.token_keys,
-                                  require_mldsa=options.token_require_mldsa,
-                                  leeway=options.token_leeway)
-            instance = claims[token.INSTANCE]
-            tee_key = token.tee_public_key(claims)
-            if (claims[token.PROJECT] == row.project_id
-                    and instance == answer['instance_uuid']
-                    and hmac.compare_digest(tee_key, base64.b64decode(
-                        answer['tee_public_key'], validate=True))):
-                return instance, tee_key
-            reason = 'the verifier\'s answer does not match the ticket'
-        except token.TokenError as exc:
-            reason = 'ticket refused: %s' % exc
-        except (KeyError, TypeError, ValueError):
-            reason = 'ticket is not an attestation token'
-        LOG.error('Vault refused secret %s although Nitride allowed it: %s',
-                  row.id, reason)
-        raise Refused('release not authorized: %s' % reason)
+            decision.verify(keys, answer.get('signature'), decision.statement(
+                challenge, ticket, row.id, row.project_id, policy, instance,
+                tee_key))
+        except decision.DecisionError as exc:
+            LOG.error('Vault refused secret %s although the answer allowed '
+                      'it: %s', row.id, exc)
+            raise Refused('release not authorized: %s' % exc) from None
+        if (policy.get('instance') is not None
+                and instance != policy['instance']):
+            raise Refused('release not authorized: another instance')
+        return instance, tee_key
 
     def delete_secret(self, secret_metadata: dict) -> None:
         vault_id = secret_metadata.get('vault_id')

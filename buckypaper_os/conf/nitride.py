@@ -35,6 +35,14 @@ OPTS = [
                      'token signing keys, ECDSA P-384 or ML-DSA-65. They '
                      'stay published in the JWKS and accepted by '
                      'verification until the tokens they signed expire.'),
+    cfg.StrOpt('decision_key_file',
+               help='PEM file with the Ed25519 private key (PKCS#8, '
+                    'unencrypted) that signs the workers\' release '
+                    'decisions for the Vault; its public half goes into '
+                    '[buckypaper_vault] nitride_decision_key_files of '
+                    'Barbican. Without it every release through the Vault '
+                    'is refused. Keep it readable by the Nitride user '
+                    'only.'),
     cfg.BoolOpt('token_require_mldsa', default=False,
                 help='Accept only tokens that carry a valid ML-DSA-65 '
                      'signature in addition to the ES384 one.'),

@@ -38,17 +38,16 @@ OPTS = [
     cfg.IntOpt('rpc_timeout', default=10, min=1,
                help='Seconds to wait for Nitride\'s release decision; no '
                     'answer in time refuses the release.'),
-    cfg.ListOpt('nitride_token_key_files', default=[],
-                help='PEM files with the public halves of Nitride\'s token '
-                     'keys ([nitride] token_key_file, token_mldsa_key_file '
-                     'and token_previous_key_files). When Nitride allows a '
-                     'release, the Vault checks the ticket itself against '
-                     'these keys ([nitride] token_leeway and '
-                     'token_require_mldsa apply) and seals the secret to '
-                     'the TEE key that the signed ticket names, so that a '
-                     'forged answer on the message bus cannot redirect a '
-                     'key. Required: without them every release of a '
-                     'bound secret is refused.'),
+    cfg.ListOpt('nitride_decision_key_files', default=[],
+                help='PEM files with the public halves of Nitride\'s '
+                     'decision keys ([nitride] decision_key_file; during a '
+                     'rotation the old and the new one). Nitride signs '
+                     'each yes over the Vault\'s fresh challenge, the '
+                     'ticket, the secret, its policy and the TEE key; the '
+                     'Vault releases only on such a signature and seals to '
+                     'that key, so that a forged answer on the message bus '
+                     'releases nothing. Required: without them every '
+                     'release of a bound secret is refused.'),
 ]
 
 RELEASE_GROUP = cfg.OptGroup(

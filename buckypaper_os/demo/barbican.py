@@ -92,15 +92,15 @@ class Barbican:
                  port: typing.Optional[int] = None,
                  debug: bool = True, multiple_stores: bool = False,
                  nitride_config: typing.Optional[str] = None,
-                 token_key_files: typing.Sequence[str] = (),
+                 decision_key_files: typing.Sequence[str] = (),
                  server: str = 'wsgiref') -> None:
         if server not in SERVERS or (server == 'uwsgi' and nitride_config):
             raise ValueError('no such Barbican server: %s' % server)
         self.root = root
         #: ``wsgiref`` (a thread per request) or ``uwsgi`` (production).
         self.server = server
-        #: Nitride's public token keys, whose tickets the Vault accepts.
-        self.token_key_files = list(token_key_files)
+        #: Nitride's public decision keys, whose decisions the Vault takes.
+        self.decision_key_files = list(decision_key_files)
         self.nitride_config = nitride_config
         self.debug = debug
         self.multiple_stores = multiple_stores
@@ -130,11 +130,11 @@ class Barbican:
                     '[buckypaper_vault]\nconnection = sqlite:///%s\n'
                     'kek_files = %s\ntransport_url = %s\n'
                     'nitride_topic = %s\nrpc_timeout = 5\n'
-                    'nitride_token_key_files = %s\n'
+                    'nitride_decision_key_files = %s\n'
                     % (self.url, self.debug, self.log, self.db,
                        self._stores(), self.vault_db,
                        ','.join(self.kek_files), self.transport_url,
-                       self.topic, ','.join(self.token_key_files)))
+                       self.topic, ','.join(self.decision_key_files)))
 
     def _stores(self) -> str:
         """The [secretstore] sections: the Vault alone or as a backend."""

@@ -18,7 +18,7 @@ import uuid
 
 from buckypaper_os import conf as bp_conf
 from buckypaper_os.demo import barbican as barbican_mod
-from buckypaper_os.demo import token_key
+from buckypaper_os.demo import nitride_keys
 from buckypaper_os.simulated_tee import pki as pki_mod
 
 CONF = bp_conf.CONF
@@ -48,14 +48,18 @@ class Stack:
         return self.transport_url.startswith('fake:')
 
     def _nitride_config(self, barbican_port: int) -> str:
-        key_file, self.token_public_key_file = token_key.generate(self.root)
+        key_file, _ = nitride_keys.token_key(self.root)
+        decision_file, self.decision_public_key_file = (
+            nitride_keys.decision_key(self.root))
         headers = barbican_mod.identity(SERVICE_PROJECT, NITRIDE_USER,
                                         'reader')
         options = {
             'DEFAULT': {'transport_url': self.transport_url},
             'database': {'connection': 'sqlite:///%s' % os.path.join(
                 self.root, 'nitride.sqlite')},
-            'nitride': {'token_key_file': key_file, 'topic': self.topic,
+            'nitride': {'token_key_file': key_file,
+                        'decision_key_file': decision_file,
+                        'topic': self.topic,
                         'simulated_tee_trust_dir': self.pki_dir,
                         'rpc_timeout': 20},
             'oslo_messaging_notifications': {'driver': 'log'},
@@ -89,7 +93,7 @@ class Stack:
         self.barbican = barbican_mod.Barbican(
             barbican_root, self.transport_url, self.topic, [kek], port,
             debug=False, nitride_config=config,
-            token_key_files=[self.token_public_key_file])
+            decision_key_files=[self.decision_public_key_file])
         self.barbican.start()
         self.barbican.create_transport_key()
         self._start_api(config)

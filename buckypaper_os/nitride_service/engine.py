@@ -20,6 +20,7 @@ from buckypaper_os import binding
 from buckypaper_os.nitride_service import appraisal
 from buckypaper_os.nitride_service import audit
 from buckypaper_os.nitride_service.db import api as db_api
+from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import ratelimit
 from buckypaper_os.nitride_service import token
 from buckypaper_os.nitride_service import token_keys
@@ -86,6 +87,10 @@ class Engine:
         self.conf = conf
         self.keys = token_keys.TokenKeys(conf)
         self.signer = self.keys.signer
+        #: Signs release decisions for the Vault (None: it is refused).
+        self.decision_key = decision.load_private_key(
+            conf.nitride.decision_key_file) if (
+            conf.nitride.decision_key_file) else None
         self.verifier = verifier.Verifier(
             conf.nitride.simulated_tee_trust_dir,
             conf.attestation.collateral_cache_dir)
@@ -289,13 +294,17 @@ class Engine:
     # Release (the Barbican plugin)
 
     def authorize_release(self, ticket: str, secret_ref: str,
-                          project_id: str, release_policy: dict) -> dict:
+                          project_id: str, release_policy: dict,
+                          challenge: typing.Optional[str] = None) -> dict:
         """May the secret be released to the TEE that holds ``ticket``?
 
         The answer is ``{"allowed": True, "tee_public_key": ...}`` only for
         an unexpired token of an affirming attestation (or warning, if so
         configured) of the instance or project the secret is bound to.
-        Every other outcome, errors included, is ``allowed: False``.
+        With the caller's ``challenge`` (see :mod:`.decision`) a yes also
+        carries ``signature``, Nitride's signed decision; if Nitride has no
+        decision key, the answer is no. Every other outcome, errors
+        included, is ``allowed: False``.
         """
         instance_uuid = None
         try:
@@ -305,6 +314,18 @@ class Engine:
                 claims, project_id, release_policy)
         except (token.TokenError, KeyError, TypeError, ValueError) as exc:
             reasons, public_key = ['ticket refused: %s' % exc], None
+        signature = None
+        if not reasons and challenge is not None:
+            if self.decision_key is None:
+                LOG.error('[nitride] decision_key_file is not set: the '
+                          'Vault\'s releases are refused')
+                reasons = ['the verifier cannot sign decisions']
+            else:
+                signature = decision.sign(self.decision_key,
+                                          decision.statement(
+                                              challenge, ticket, secret_ref,
+                                              project_id, release_policy,
+                                              instance_uuid, public_key))
         allowed = not reasons
         self.auditor.record('release', 'allowed' if allowed else
                             audit.REFUSED, reasons,
@@ -314,6 +335,8 @@ class Engine:
                   'instance_uuid': instance_uuid}
         if allowed:
             answer['tee_public_key'] = public_key
+        if signature is not None:
+            answer['signature'] = signature
         return answer
 
     def _release_reasons(self, claims: dict, project_id: str,

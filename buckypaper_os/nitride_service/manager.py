@@ -8,6 +8,7 @@ import typing
 from oslo_context import context as context_mod
 import oslo_messaging as messaging
 
+from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import policy
 from buckypaper_os.nitride_service import rpc
@@ -119,12 +120,19 @@ class NitrideManager:
     @messaging.expected_exceptions(*_EXPECTED)
     def authorize_release(self, context: Context, ticket: str,
                           secret_ref: str, project_id: str,
-                          release_policy: dict) -> dict:
+                          release_policy: dict,
+                          challenge: typing.Optional[str] = None) -> dict:
         _text(secret_ref, 'secret_ref')
         _text(project_id, 'project_id')
+        if challenge is not None:
+            try:
+                decision.check_challenge(challenge)
+            except decision.DecisionError as exc:
+                raise engine_mod.Refused(str(exc), 400) from None
         _authorize(context, 'nitride:release:authorize')
         return self.engine.authorize_release(ticket, secret_ref,
-                                             project_id, release_policy)
+                                             project_id, release_policy,
+                                             challenge)
 
     @messaging.expected_exceptions(*_EXPECTED)
     def get_policy(self, context: Context, scope: str,

@@ -15,7 +15,7 @@ import oslo_messaging as messaging
 LOG = logging.getLogger(__name__)
 
 #: Version of the RPC API (rpcapi.NitrideAPI and manager.NitrideManager).
-API_VERSION = '1.1'
+API_VERSION = '1.2'
 #: Modules whose exceptions are rebuilt on the calling side.
 ALLOWED_EXMODS = ['buckypaper_os.nitride_service.engine',
                   'buckypaper_os.nitride_service.policy']

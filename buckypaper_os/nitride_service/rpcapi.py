@@ -9,6 +9,7 @@ Version history:
 * 1.0 - register_instance, remove_instance, get_status, verify,
   authorize_release, get_policy, set_policy, export.
 * 1.1 - get_reference.
+* 1.2 - authorize_release takes a challenge and signs its yes.
 """
 
 import base64
@@ -89,12 +90,16 @@ class NitrideAPI:
 
     def authorize_release(self, context: Context, ticket: str,
                           secret_ref: str, project_id: str,
-                          release_policy: dict) -> dict:
-        """Nitride's release decision: {"allowed": ..., "reasons": ...}."""
-        return self._client.call(
+                          release_policy: dict, challenge: str) -> dict:
+        """Nitride's release decision: {"allowed": ..., "reasons": ...}.
+
+        A yes carries ``signature``, Nitride's signed decision over
+        ``challenge`` (see :mod:`.decision`).
+        """
+        return self._client.prepare(version='1.2').call(
             context, 'authorize_release', ticket=ticket,
             secret_ref=secret_ref, project_id=project_id,
-            release_policy=release_policy)
+            release_policy=release_policy, challenge=challenge)
 
     def get_policy(self, context: Context, scope: str,
                    scope_id: str) -> typing.Optional[dict]:

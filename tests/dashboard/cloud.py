@@ -37,7 +37,7 @@ from selenium.webdriver.chrome import service as chrome_service  # noqa
 
 from buckypaper_os import conf as bp_conf  # noqa: E402
 from buckypaper_os.dashboard import enabled as bp_enabled  # noqa: E402
-from buckypaper_os.demo import token_key  # noqa: E402
+from buckypaper_os.demo import nitride_keys  # noqa: E402
 from buckypaper_os.nitride_service.api import guest_client  # noqa: E402
 from buckypaper_os.nitride_service.api import tenant_client  # noqa: E402
 from buckypaper_os.nitride_service.db import api as db_api  # noqa: E402
@@ -293,7 +293,7 @@ def cloud(tmp_path_factory, pki, pki_dir) -> typing.Iterator[Cloud]:
         tenants = make_tenants(keystone)
         nitride_url, nitride_conf = start_nitride(
             root, processes, keystone_url,
-            token_key.generate(str(root))[0], pki_dir)
+            nitride_keys.token_key(str(root))[0], pki_dir)
         bp_conf.CONF(['--config-file', str(nitride_conf)],
                      project='buckypaper')
         nitride = manager.NitrideManager(engine_mod.Engine(bp_conf.CONF))

@@ -61,7 +61,7 @@ class Vault:
                 through(broker_url, self.tap.port) if tap else broker_url,
                 self.nitride.topic,
                 self.kek_files, port, debug,
-                token_key_files=[self.nitride.token_public_key_file],
+                decision_key_files=[self.nitride.decision_public_key_file],
                 server=barbican_server)
             self.barbican.start()
             self.transport_key_id = self.barbican.create_transport_key()

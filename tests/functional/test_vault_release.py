@@ -14,13 +14,17 @@ import subprocess
 import typing
 import uuid
 
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from oslo_context import context as context_mod
+import oslo_messaging as messaging
 import pytest
 
 from buckypaper_os.barbican_plugin import sealing
 from buckypaper_os.demo import barbican as barbican_mod
 from buckypaper_os.nitride_service.api import guest_client
+from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import engine as engine_mod
+from buckypaper_os.nitride_service import rpc
 from buckypaper_os.nitride_service import token as token_mod
 from tests.functional import conftest
 from tests.functional import leaks
@@ -289,7 +293,7 @@ def test_one_backend_of_multiple_stores(vault, pki):
     barbican = barbican_mod.Barbican(
         root, conftest.through(vault.nitride.url, vault.tap.port),
         vault.nitride.topic, vault.kek_files, multiple_stores=True,
-        token_key_files=vault.barbican.token_key_files)
+        decision_key_files=vault.barbican.decision_key_files)
     barbican.start()
     try:
         stores = barbican.json('GET', '/v1/secret-stores', ADMIN)[
@@ -342,6 +346,50 @@ def test_nitride_down(vault, bound):
     error = refused(lambda: client(vault).release(secret, ticket),
                     status=503)
     assert 'no decision' in str(error)
+
+
+class RogueNitride:
+    """Whoever holds broker credentials, answering on Nitride's topic."""
+
+    target = messaging.Target(version='1.2')
+
+    def __init__(self) -> None:
+        self.key = ed25519.Ed25519PrivateKey.generate()
+        self.attacker = sealing.TeeKeyPair()
+        self.asked = []
+
+    def authorize_release(self, context, ticket, secret_ref, project_id,
+                          release_policy, challenge=None):
+        self.asked.append(secret_ref)
+        tee_key = base64.b64encode(self.attacker.public_bytes()).decode()
+        instance = (release_policy or {}).get('instance')
+        return {'allowed': True, 'reasons': [], 'instance_uuid': instance,
+                'tee_public_key': tee_key,
+                'signature': decision.sign(self.key, decision.statement(
+                    challenge, ticket, secret_ref, project_id,
+                    release_policy, instance, tee_key))}
+
+
+def test_rogue_answer_on_the_bus(vault, bound):
+    """After test_nitride_down: only a rogue listens on Nitride's topic."""
+    guest, _, secret, _ = bound
+    ticket = attest(vault, guest)
+    rogue = RogueNitride()
+    server = messaging.get_rpc_server(
+        vault.nitride.transport, messaging.Target(
+            topic=vault.nitride.topic, server='rogue'), [rogue],
+        executor='threading', serializer=rpc.ContextSerializer())
+    server.start()
+    try:
+        relayed = refused(lambda: client(vault).release(secret, ticket))
+        direct = refused(lambda: vault.barbican.payload(
+            secret, NITRIDE, ticket, vault.transport_key_id))
+    finally:
+        server.stop()
+        server.wait()
+    assert rogue.asked == [secret, secret]
+    for error in (relayed, direct):
+        assert 'not signed by a pinned Nitride key' in str(error), error
 
 
 def test_key_never_in_the_clear(vault):

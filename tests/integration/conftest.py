@@ -23,7 +23,7 @@ import pytest
 
 from buckypaper_os import conf as bp_conf
 from buckypaper_os.demo import barbican as barbican_mod
-from buckypaper_os.demo import token_key
+from buckypaper_os.demo import nitride_keys
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import rpc
@@ -181,11 +181,15 @@ class Deployment:
         self.url = url
         self.topic = topic or 'nitride-%s' % uuid.uuid4().hex[:12]
         self.db = os.path.join(root, 'nitride.sqlite')
-        key_file, self.token_public_key_file = token_key.generate(root)
+        key_file, _ = nitride_keys.token_key(root)
+        decision_file, self.decision_public_key_file = (
+            nitride_keys.decision_key(root))
         self.options = {
             'DEFAULT': {'transport_url': url},
             'database': {'connection': 'sqlite:///%s' % self.db},
-            'nitride': {'token_key_file': key_file, 'topic': self.topic,
+            'nitride': {'token_key_file': key_file,
+                        'decision_key_file': decision_file,
+                        'topic': self.topic,
                         'simulated_tee_trust_dir': pki_dir,
                         'rpc_timeout': 20},
             'oslo_messaging_notifications': {'driver': 'log'},

@@ -14,6 +14,7 @@ import pytest
 from buckypaper_os import conf as bp_conf
 from buckypaper_os.nitride_service.api import guest_client
 from buckypaper_os.nitride_service.db import api as db_api
+from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import rpc
 from buckypaper_os.nitride_service import rpcapi
@@ -66,20 +67,27 @@ def test_simulated_guest_is_authorized_exactly_when_it_must(
     guest = _registered_guest(deployment, pki)
     ticket = _attest(guest_api, guest)['token']
     policy = {'instance': guest.instance_uuid, 'tee': 'sev-snp'}
+    challenge = decision.new_challenge()
     answer = deployment.api.authorize_release(SERVICE, ticket, 'secret-1',
-                                              PROJECT, policy)
+                                              PROJECT, policy, challenge)
     assert answer['allowed'] is True, answer['reasons']
     assert answer['tee_public_key'] == engine_mod.b64encode(
         guest.public_key)
+    # Signed with the key whose public half Barbican's Vault pins.
+    decision.verify([decision.load_public_key(
+        deployment.decision_public_key_file)], answer['signature'],
+        decision.statement(challenge, ticket, 'secret-1', PROJECT, policy,
+                           guest.instance_uuid, answer['tee_public_key']))
     other = _registered_guest(deployment, pki)
     refused = deployment.api.authorize_release(
         SERVICE, ticket, 'secret-2', PROJECT,
-        {'instance': other.instance_uuid})
+        {'instance': other.instance_uuid}, decision.new_challenge())
     assert refused == {'allowed': False, 'instance_uuid':
                        guest.instance_uuid,
                        'reasons': ['secret is bound to another instance']}
     refused = deployment.api.authorize_release(
-        SERVICE, ticket, 'secret-3', 'project-other', policy)
+        SERVICE, ticket, 'secret-3', 'project-other', policy,
+        decision.new_challenge())
     assert refused['allowed'] is False
 
 
@@ -113,10 +121,10 @@ def test_guest_over_http_release_over_rpc(deployment, pki):
                       certs, guest.public_key)
     assert replay.value.status == 403
     assert replay.value.reasons == ['nonce already used']
-    decision = deployment.api.authorize_release(
+    verdict = deployment.api.authorize_release(
         SERVICE, answer['token'], 'secret-http', PROJECT,
-        {'instance': guest.instance_uuid})
-    assert decision['allowed'], decision['reasons']
+        {'instance': guest.instance_uuid}, decision.new_challenge())
+    assert verdict['allowed'], verdict['reasons']
 
 
 def test_two_workers_serve_one_topic(deployment, guest_api, pki):
@@ -125,7 +133,8 @@ def test_two_workers_serve_one_topic(deployment, guest_api, pki):
     for index in range(20):
         assert deployment.api.authorize_release(
             SERVICE, ticket, 'secret-%d' % index, PROJECT,
-            {'instance': guest.instance_uuid})['allowed']
+            {'instance': guest.instance_uuid},
+            decision.new_challenge())['allowed']
     per_worker = []
     for index in range(deployment.workers):
         with open('%s/worker-%d.log' % (deployment.root, index)) as f:
@@ -147,14 +156,14 @@ def test_database_locked_is_an_error_never_a_yes(deployment, guest_api,
         with pytest.raises(Exception) as exc:
             deployment.api.authorize_release(
                 SERVICE, ticket, 's', PROJECT,
-                {'instance': guest.instance_uuid})
+                {'instance': guest.instance_uuid}, decision.new_challenge())
         assert not isinstance(exc.value, AssertionError)
     finally:
         lock.rollback()
         lock.close()
     assert deployment.api.authorize_release(
-        SERVICE, ticket, 's', PROJECT,
-        {'instance': guest.instance_uuid})['allowed']
+        SERVICE, ticket, 's', PROJECT, {'instance': guest.instance_uuid},
+        decision.new_challenge())['allowed']
 
 
 def test_broker_down_is_an_error_never_a_yes(deployment, tmp_path,
@@ -172,7 +181,8 @@ def test_broker_down_is_an_error_never_a_yes(deployment, tmp_path,
                                    timeout=3)
         with pytest.raises(messaging.MessagingException):
             client.authorize_release(SERVICE, 'any-ticket', 's', PROJECT,
-                                     {'project': PROJECT})
+                                     {'project': PROJECT},
+                                     decision.new_challenge())
     finally:
         conftest.stop_broker(state)
         nitride.stop()

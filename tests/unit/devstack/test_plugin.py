@@ -156,9 +156,12 @@ def test_nitride_configuration(full):
     assert ['openssl', 'genpkey', '-algorithm', 'EC', '-pkeyopt',
             'ec_paramgen_curve:P-384', '-out',
             str(tmp_path / 'etc' / 'nitride-token.pem')] in calls
-    assert ['openssl', 'pkey', '-in',
-            str(tmp_path / 'etc' / 'nitride-token.pem'), '-pubout', '-out',
-            str(tmp_path / 'etc' / 'nitride-token.pub.pem')] in calls
+    decision = str(tmp_path / 'etc' / 'nitride-decision.pem')
+    assert ini[(conf, 'nitride', 'decision_key_file')] == decision
+    assert ['openssl', 'genpkey', '-algorithm', 'ED25519', '-out',
+            decision] in calls
+    assert ['openssl', 'pkey', '-in', decision, '-pubout', '-out',
+            str(tmp_path / 'etc' / 'nitride-decision.pub.pem')] in calls
     assert ['recreate_database', 'nitride'] in calls
     assert ['buckypaper-nitride-manage', '--config-file', conf, 'db',
             'sync'] in calls
@@ -279,9 +282,9 @@ def test_barbican_uses_the_vault(full):
     assert ini[(barbican, 'buckypaper_vault', 'transport_url')] == (
         'rabbit://stackrabbit:pw@127.0.0.1:5672/')
     assert ini[(barbican, 'buckypaper_vault', 'nitride_topic')] == 'nitride'
-    # The Vault checks tickets against Nitride's public token key.
-    assert ini[(barbican, 'buckypaper_vault', 'nitride_token_key_files')] \
-        == str(tmp_path / 'etc' / 'nitride-token.pub.pem')
+    # The Vault takes only decisions signed by Nitride's decision key.
+    assert ini[(barbican, 'buckypaper_vault', 'nitride_decision_key_files')] \
+        == str(tmp_path / 'etc' / 'nitride-decision.pub.pem')
     assert ['buckypaper-vault-rotate-kek', '--generate',
             '/etc/barbican/vault-kek-1'] in calls
     # In the extra phase, after Barbican's plugin made its database.

@@ -1,8 +1,10 @@
-"""Nitride with a SQLite database, a token key and a simulated TEE."""
+"""Nitride with a SQLite database, token and decision keys, a simulated TEE.
+"""
 
 import base64
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives import serialization
 import pytest
 
@@ -14,10 +16,7 @@ from buckypaper_os.nitride_service import engine as engine_mod
 CONF = bp_conf.CONF
 
 
-@pytest.fixture(scope='session')
-def token_key_file(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp('keys') / 'token.pem'
-    key = ec.generate_private_key(ec.SECP384R1())
+def _private_pem(path, key) -> str:
     path.write_bytes(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
@@ -25,13 +24,26 @@ def token_key_file(tmp_path_factory) -> str:
     return str(path)
 
 
+@pytest.fixture(scope='session')
+def token_key_file(tmp_path_factory) -> str:
+    return _private_pem(tmp_path_factory.mktemp('keys') / 'token.pem',
+                        ec.generate_private_key(ec.SECP384R1()))
+
+
+@pytest.fixture(scope='session')
+def decision_key_file(tmp_path_factory) -> str:
+    return _private_pem(tmp_path_factory.mktemp('keys') / 'decision.pem',
+                        ed25519.Ed25519PrivateKey.generate())
+
+
 @pytest.fixture
-def nitride_conf(tmp_path, token_key_file, pki_dir):
+def nitride_conf(tmp_path, token_key_file, decision_key_file, pki_dir):
     """CONF of a Nitride that trusts the session's simulated TEE."""
     CONF([], project='buckypaper', default_config_files=[])
     overrides = {('database', 'connection'):
                  'sqlite:///%s' % (tmp_path / 'nitride.sqlite'),
                  ('nitride', 'token_key_file'): token_key_file,
+                 ('nitride', 'decision_key_file'): decision_key_file,
                  ('nitride', 'simulated_tee_trust_dir'): pki_dir}
     for (group, name), value in overrides.items():
         CONF.set_override(name, value, group=group)

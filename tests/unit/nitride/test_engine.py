@@ -12,6 +12,7 @@ from buckypaper_os import attestation
 from buckypaper_os import binding
 from buckypaper_os.nitride_service import audit
 from buckypaper_os.nitride_service.db import api as db_api
+from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import jwk
 from buckypaper_os.nitride_service import token
@@ -252,6 +253,49 @@ def test_release_min_tcb_of_a_tdx_secret(engine, minimum, allowed):
         'instance': instance, 'tee': 'tdx',
         'min_tcb': {'tee_tcb_svn_0': minimum}})
     assert answer['allowed'] is allowed, answer['reasons']
+
+
+def _fields(ticket, guest, policy, challenge, project=PROJECT):
+    return (challenge, ticket, 's', project, policy, guest.instance_uuid,
+            engine_mod.b64encode(guest.public_key))
+
+
+def test_release_decision_signed_over_the_call(engine, guest,
+                                               decision_key_file):
+    ticket = _token(engine, guest)
+    policy = {'instance': guest.instance_uuid, 'tee': 'sev-snp'}
+    challenge = decision.new_challenge()
+    answer = engine.authorize_release(ticket, 's', PROJECT, policy,
+                                      challenge)
+    assert answer['allowed'], answer['reasons']
+    public = [decision.load_private_key(decision_key_file).public_key()]
+    decision.verify(public, answer['signature'], decision.statement(
+        *_fields(ticket, guest, policy, challenge)))
+    with pytest.raises(decision.DecisionError):
+        decision.verify(public, answer['signature'], decision.statement(
+            *_fields(ticket, guest, {'project': PROJECT}, challenge)))
+    # A refusal carries no signature.
+    refused = engine.authorize_release(ticket, 's', 'project-b', policy,
+                                       challenge)
+    assert not refused['allowed'] and 'signature' not in refused
+
+
+def test_no_decision_key_refuses_signed_releases(engine, guest,
+                                                 nitride_conf):
+    nitride_conf.set_override('decision_key_file', None, 'nitride')
+    unsigned = engine_mod.Engine(nitride_conf)
+    ticket = _token(engine, guest)
+    answer = unsigned.authorize_release(ticket, 's', PROJECT, {
+        'instance': guest.instance_uuid}, decision.new_challenge())
+    assert answer['reasons'] == ['the verifier cannot sign decisions']
+    assert _last_audit(guest.instance_uuid)['decision'] == 'refused'
+
+
+def test_decision_key_must_be_ed25519(nitride_conf, token_key_file):
+    nitride_conf.set_override('decision_key_file', token_key_file,
+                              'nitride')
+    with pytest.raises(decision.DecisionError, match='not an Ed25519 key'):
+        engine_mod.Engine(nitride_conf)
 
 
 def test_release_bound_to_project(engine, guest):

@@ -6,6 +6,7 @@ from oslo_context import context as context_mod
 import oslo_messaging as messaging
 import pytest
 
+from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import manager
 from buckypaper_os.nitride_service import policy
@@ -40,7 +41,8 @@ def api(nitride_conf, engine):
     nitride_conf.clear_override('topic', 'nitride')
 
 
-def test_register_attest_release_over_rpc(api, engine, pki):
+def test_register_attest_release_over_rpc(api, engine, pki,
+                                          decision_key_file):
     instance = str(uuid.uuid4())
     answer = api.register_instance(SERVICE, instance, PROJECT, 'sev-snp',
                                    [guests.MEASUREMENT.hex()])
@@ -51,11 +53,20 @@ def test_register_attest_release_over_rpc(api, engine, pki):
     report, certs = guest.evidence(nonce)
     ticket = engine.attest(instance, nonce, report, certs,
                            guest.public_key)['token']
-    decision = api.authorize_release(SERVICE, ticket, 'secret-1', PROJECT,
-                                     {'instance': instance})
-    assert decision['allowed'] is True
-    assert decision['tee_public_key'] == engine_mod.b64encode(
+    challenge = decision.new_challenge()
+    answer = api.authorize_release(SERVICE, ticket, 'secret-1', PROJECT,
+                                   {'instance': instance}, challenge)
+    assert answer['allowed'] is True
+    assert answer['tee_public_key'] == engine_mod.b64encode(
         guest.public_key)
+    decision.verify(
+        [decision.load_private_key(decision_key_file).public_key()],
+        answer['signature'], decision.statement(
+            challenge, ticket, 'secret-1', PROJECT, {'instance': instance},
+            instance, answer['tee_public_key']))
+    with pytest.raises(engine_mod.Refused, match='challenge is not'):
+        api.authorize_release(SERVICE, ticket, 'secret-1', PROJECT,
+                              {'instance': instance}, 'AAAA')
     status = api.get_status(TENANT, instance)
     assert status['status'] == 'affirming' and status['simulated'] is True
     with pytest.raises(policy.Forbidden):
@@ -76,7 +87,7 @@ def test_refusals_arrive_as_refused_with_reasons(api):
 @pytest.mark.parametrize('call, args', [
     ('register_instance', (str(uuid.uuid4()), PROJECT, 'sev-snp', [])),
     ('remove_instance', (str(uuid.uuid4()),)),
-    ('authorize_release', ('t', 's', PROJECT, {})),
+    ('authorize_release', ('t', 's', PROJECT, {}, None)),
     ('set_policy', ('project', PROJECT, {})),
     ('verify', (b'x',)),
 ])

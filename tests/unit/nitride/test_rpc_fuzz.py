@@ -18,6 +18,7 @@ from oslo_context import context as context_mod
 import oslo_messaging as messaging
 import pytest
 
+from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import manager as manager_mod
 from buckypaper_os.nitride_service import policy
@@ -94,18 +95,20 @@ def test_arbitrary_arguments(manager, method, context, data):
            fuzzing.JSON, st.fixed_dictionaries(
                {'instance': UUIDS}, optional={
                    'project': PROJECTS, 'tee': TEES,
-                   'min_tcb': fuzzing.JSON})))
+                   'min_tcb': fuzzing.JSON})),
+       st.one_of(st.none(), fuzzing.JSON, st.just(decision.new_challenge())))
 def test_arbitrary_release_questions(manager, ticket, secret_ref, project,
-                                     release_policy):
+                                     release_policy, challenge):
     try:
         answer = manager.authorize_release(ADMIN, ticket, secret_ref,
-                                           project, release_policy)
+                                           project, release_policy,
+                                           challenge)
     except messaging.ExpectedException as exc:  # a malformed question
         assert isinstance(exc.exc_info[1], engine_mod.Refused)
         assert exc.exc_info[1].code == 400
         return
     assert answer['allowed'] is False and answer['reasons']
-    assert 'tee_public_key' not in answer
+    assert 'tee_public_key' not in answer and 'signature' not in answer
 
 
 @pytest.mark.parametrize('method, arguments', [
@@ -117,6 +120,8 @@ def test_arbitrary_release_questions(manager, ticket, secret_ref, project,
     ('verify', dict(evidence='', collateral=[None])),
     ('authorize_release', dict(ticket='', secret_ref='s', project_id=[],
                                release_policy={})),
+    ('authorize_release', dict(ticket='', secret_ref='s', project_id='p',
+                               release_policy={}, challenge=[1])),
 ])
 def test_wrong_argument_types_are_refused(manager, method, arguments):
     """Regression: DBError, AttributeError out of the RPC methods."""

@@ -1,9 +1,9 @@
 """The Vault store's logic, with a fake Nitride answer."""
 
 import base64
-import time
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives import serialization
 from oslo_config import cfg
 from oslo_context import context as context_mod
@@ -11,37 +11,54 @@ import oslo_messaging as messaging
 import pytest
 import sqlalchemy as sa
 
-from buckypaper_os.attestation import result as result_mod
 from buckypaper_os.barbican_plugin import db
 from buckypaper_os.barbican_plugin import sealing
 from buckypaper_os.barbican_plugin import store as store_mod
+from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import engine as engine_mod
-from buckypaper_os.nitride_service import token
 
 PROJECT = 'project-a'
 INSTANCE = '6f1c2a8e-2a44-4f0e-9d53-1d7b8a3c5e10'
 SECRET = 'c0ffee00-2a44-4f0e-9d53-1d7b8a3c5e10'
 KEY = bytes(range(64))
-#: Nitride's token key, and one that Nitride does not have.
-NITRIDE = token.Signer(ec.generate_private_key(ec.SECP384R1()))
-ROGUE = token.Signer(ec.generate_private_key(ec.SECP384R1()))
+TICKET = 'eyJ.a-ticket.sig'
+#: Nitride's decision key, and one that Nitride does not have.
+NITRIDE = ed25519.Ed25519PrivateKey.generate()
+ROGUE = ed25519.Ed25519PrivateKey.generate()
 
 
 class FakeNitride:
-    """Answers authorize_release like Nitride, from a canned answer."""
+    """Answers authorize_release like Nitride, from a canned answer.
+
+    A yes is signed with ``key`` over what ``lie`` (a function of the
+    call's fields) makes of the call: the truth unless a test says so.
+    """
 
     def __init__(self):
         self.answer = None
+        self.key = NITRIDE
+        self.lie = None
         self.calls = []
         self.contexts = []
 
     def authorize_release(self, context, ticket, secret_ref, project_id,
-                          release_policy):
+                          release_policy, challenge):
         self.calls.append((ticket, secret_ref, project_id, release_policy))
         self.contexts.append(context)
         if isinstance(self.answer, Exception):
             raise self.answer
-        return self.answer
+        if not (isinstance(self.answer, dict) and self.answer.get('allowed')
+                and self.key is not None):
+            return self.answer
+        fields = dict(challenge=challenge, ticket=ticket,
+                      secret_ref=secret_ref, project_id=project_id,
+                      release_policy=release_policy,
+                      instance_uuid=self.answer.get('instance_uuid'),
+                      tee_public_key=self.answer.get('tee_public_key'))
+        if self.lie:
+            fields.update(self.lie(fields))
+        return dict(self.answer, signature=decision.sign(
+            self.key, decision.statement(**fields)))
 
 
 @pytest.fixture
@@ -50,14 +67,14 @@ def vault(tmp_path, connection, monkeypatch):
     store_mod.register_opts(conf)
     kek = tmp_path / 'kek'
     kek.write_bytes(bytes(32))
-    public = tmp_path / 'nitride-token.pub.pem'
-    public.write_bytes(NITRIDE.public_keys()[0].public_bytes(
+    public = tmp_path / 'nitride-decision.pub.pem'
+    public.write_bytes(NITRIDE.public_key().public_bytes(
         serialization.Encoding.PEM,
         serialization.PublicFormat.SubjectPublicKeyInfo))
     conf([], default_config_files=[])
     conf.set_override('connection', connection, 'buckypaper_vault')
     conf.set_override('kek_files', [str(kek)], 'buckypaper_vault')
-    conf.set_override('nitride_token_key_files', [str(public)],
+    conf.set_override('nitride_decision_key_files', [str(public)],
                       'buckypaper_vault')
     context_mod.RequestContext(project_id=PROJECT, roles=['admin'])
     monkeypatch.setattr(store_mod, '_request_secret_id', lambda: SECRET)
@@ -71,16 +88,7 @@ def vault(tmp_path, connection, monkeypatch):
     # The option groups are shared between ConfigOpts objects.
     conf.clear_override('connection', 'buckypaper_vault')
     conf.clear_override('kek_files', 'buckypaper_vault')
-    conf.clear_override('nitride_token_key_files', 'buckypaper_vault')
-
-
-def ticket(pair, instance=INSTANCE, project=PROJECT, signer=NITRIDE,
-           now=None) -> str:
-    """An attestation token naming ``pair``'s public key."""
-    result = result_mod.AttestationResult(
-        tee='sev-snp', verified=True, status='affirming', claims={})
-    return token.issue(signer, result, instance, project,
-                       pair.public_bytes(), 300, now=now).token
+    conf.clear_override('nitride_decision_key_files', 'buckypaper_vault')
 
 
 def dto(data=KEY):
@@ -109,14 +117,13 @@ def test_release_sealed(vault):
     pair = sealing.TeeKeyPair()
     vault._nitride.answer = allowed(pair)
     request = context_mod.get_current()
-    signed = ticket(pair)
     out = vault.get_secret('symmetric', dict(
-        meta, trans_wrapped_session_key=signed, transport_key='x'))
+        meta, trans_wrapped_session_key=TICKET, transport_key='x'))
     blob = base64.b64decode(out.secret)
     assert KEY not in blob
     assert pair.open(blob, INSTANCE, SECRET) == KEY
     assert vault._nitride.calls == [(
-        signed, SECRET, PROJECT,
+        TICKET, SECRET, PROJECT,
         {'instance': INSTANCE, 'tee': 'sev-snp'})]
     (asked,) = vault._nitride.contexts
     assert (asked.project_id, asked.roles) == (PROJECT, ['service'])
@@ -169,61 +176,85 @@ def test_bad_public_key_releases_nothing(vault):
                                  tee_public_key='AAAA')
     with pytest.raises(store_mod.Refused):
         vault.get_secret('symmetric', dict(
-            meta, trans_wrapped_session_key=ticket(sealing.TeeKeyPair())))
+            meta, trans_wrapped_session_key=TICKET))
 
 
-def _forged(vault, signed, answer):
-    """A yes that does not come from Nitride's decision on ``signed``."""
+def _forged(vault, answer=None, **nitride):
+    """A yes that is not Nitride's signed decision on this very call."""
     meta = vault.store_secret(dto())
-    vault._nitride.answer = answer
+    vault._nitride.answer = answer or allowed(sealing.TeeKeyPair())
+    for name, value in nitride.items():
+        setattr(vault._nitride, name, value)
     with pytest.raises(store_mod.Refused) as exc:
         vault.get_secret('symmetric', dict(
-            meta, trans_wrapped_session_key=signed))
+            meta, trans_wrapped_session_key=TICKET))
     assert exc.value.status_code == 403
     return exc.value.client_message
 
 
-ATTACKER = sealing.TeeKeyPair(sealing.P384)
+def test_yes_without_signature(vault):
+    """Whoever answers on Nitride's topic cannot sign decisions."""
+    assert 'signature is malformed' in _forged(vault, key=None)
 
 
-@pytest.mark.parametrize('signed, message', [
-    (ticket(ATTACKER, signer=ROGUE), 'signed by an unknown key'),
-    ('not-a-jws', 'not a compact JWS'),
-])
-def test_yes_for_a_ticket_nitride_did_not_sign(vault, signed, message):
-    """Whoever answers on Nitride's topic cannot mint tickets."""
-    assert message in _forged(vault, signed, allowed(ATTACKER))
+def test_yes_signed_by_another_key(vault):
+    assert 'not signed by a pinned Nitride key' in _forged(vault, key=ROGUE)
 
 
-def test_yes_naming_another_key_than_the_ticket(vault):
-    """A genuine ticket, a forged answer with the attacker's key."""
-    message = _forged(vault, ticket(sealing.TeeKeyPair()),
-                      allowed(sealing.TeeKeyPair()))
-    assert 'answer does not match the ticket' in message
+ATTACKER = base64.b64encode(
+    sealing.TeeKeyPair(sealing.P384).public_bytes()).decode()
 
 
-def test_yes_for_a_ticket_of_another_project(vault):
-    pair = sealing.TeeKeyPair()
-    assert 'does not match' in _forged(
-        vault, ticket(pair, project='project-b'), allowed(pair))
+@pytest.mark.parametrize('lie', [
+    # A decision of another call, replayed.
+    lambda f: {'challenge': decision.new_challenge()},
+    lambda f: {'ticket': 'another ticket'},
+    lambda f: {'secret_ref': 'another-secret'},
+    lambda f: {'project_id': 'project-b'},
+    # Decided on a weaker policy than the secret's.
+    lambda f: {'release_policy': {'project': PROJECT}},
+    # Signed for the attacker's key, while the answer names the guest's.
+    lambda f: {'tee_public_key': ATTACKER},
+], ids=['challenge', 'ticket', 'secret', 'project', 'policy', 'tee-key'])
+def test_yes_signed_over_something_else(vault, lie):
+    assert 'not signed by a pinned Nitride key' in _forged(vault, lie=lie)
 
 
-def test_yes_for_an_expired_ticket(vault):
-    pair = sealing.TeeKeyPair()
-    assert 'expired' in _forged(
-        vault, ticket(pair, now=time.time() - 3600), allowed(pair))
+def test_signed_yes_redirected_to_another_key(vault):
+    """A genuine signature, the attacker's key swapped into the answer."""
+    signed = vault._nitride.authorize_release
+
+    def swap(*args):
+        return dict(signed(*args), tee_public_key=ATTACKER)
+
+    vault._nitride.authorize_release = swap
+    assert 'not signed' in _forged(vault)
 
 
-def test_no_pinned_token_keys_releases_nothing(vault):
-    vault.conf.set_override('nitride_token_key_files', [],
+def test_no_pinned_decision_keys_releases_nothing(vault):
+    vault.conf.set_override('nitride_decision_key_files', [],
                             'buckypaper_vault')
     meta = vault.store_secret(dto())
-    pair = sealing.TeeKeyPair()
-    vault._nitride.answer = allowed(pair)
+    vault._nitride.answer = allowed(sealing.TeeKeyPair())
     with pytest.raises(store_mod.NotConfigured) as exc:
         vault.get_secret('symmetric', dict(
-            meta, trans_wrapped_session_key=ticket(pair)))
+            meta, trans_wrapped_session_key=TICKET))
     assert exc.value.status_code == 500
+    assert vault._nitride.calls == []
+
+
+def test_decision_key_of_another_kind_releases_nothing(vault, tmp_path):
+    pem = tmp_path / 'p384.pub.pem'
+    public = ec.generate_private_key(ec.SECP384R1()).public_key()
+    pem.write_bytes(public.public_bytes(
+        serialization.Encoding.PEM,
+        serialization.PublicFormat.SubjectPublicKeyInfo))
+    vault.conf.set_override('nitride_decision_key_files', [str(pem)],
+                            'buckypaper_vault')
+    meta = vault.store_secret(dto())
+    with pytest.raises(store_mod.NotConfigured):
+        vault.get_secret('symmetric', dict(
+            meta, trans_wrapped_session_key=TICKET))
 
 
 def test_unbound_secret_reads_plainly(vault, monkeypatch):
@@ -258,7 +289,7 @@ def test_missing_project_key_releases_nothing(vault):
     vault._nitride.answer = allowed(pair)
     with pytest.raises(store_mod.ss.SecretGeneralException):
         vault.get_secret('symmetric', dict(
-            meta, trans_wrapped_session_key=ticket(pair)))
+            meta, trans_wrapped_session_key=TICKET))
 
 
 def test_policy_tampering_makes_secret_unreadable(vault):
@@ -293,7 +324,7 @@ def test_project_policy(vault):
     pair = sealing.TeeKeyPair(sealing.P384)
     vault._nitride.answer = allowed(pair)
     out = vault.get_secret('symmetric', dict(
-        meta, trans_wrapped_session_key=ticket(pair)))
+        meta, trans_wrapped_session_key=TICKET))
     assert pair.open(base64.b64decode(out.secret), INSTANCE, SECRET) == KEY
     assert vault._nitride.calls[0][3] == {'project': PROJECT,
                                           'min_tcb': {'snp': 20}}
@@ -306,6 +337,6 @@ def test_instance_uuid_kept_in_canonical_form(vault):
     pair = sealing.TeeKeyPair()
     vault._nitride.answer = allowed(pair)
     out = vault.get_secret('symmetric', dict(
-        meta, trans_wrapped_session_key=ticket(pair)))
+        meta, trans_wrapped_session_key=TICKET))
     assert pair.open(base64.b64decode(out.secret), INSTANCE, SECRET) == KEY
     assert vault._nitride.calls[0][3]['instance'] == INSTANCE
