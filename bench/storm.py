@@ -4,9 +4,9 @@
 Starts RabbitMQ on loopback (or uses $BUCKYPAPER_TRANSPORT_URL), two
 Nitride RPC workers, Nitride's guest API and Barbican 23's API with the
 Vault (SQLite), each its own process, as ``tests/storm.py`` describes.
-The guest API runs as doc/nitride-api.md advises for production, under
-uWSGI (2 processes of 4 threads; ``--api-server wsgiref``: Nitride's
-development server instead).
+The guest API and Barbican run as in production, under uWSGI (2 processes
+of 4 threads each; ``--api-server wsgiref`` and ``--barbican-server
+wsgiref``: the development servers instead).
 Then, in one run on the same servers, ``--rounds`` times:
 
 * the storm: every guest admitted at once, served by ``--pool`` client
@@ -28,6 +28,7 @@ median (targets at 1,000 guests: p99 under 2 s, ratio at least 0.7; at
 
 Usage: python bench/storm.py [--guests N] [--pool P] [--invalid I]
                              [--rounds R] [--api-server uwsgi|wsgiref]
+                             [--barbican-server uwsgi|wsgiref]
 """
 
 import argparse
@@ -43,6 +44,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+from buckypaper_os.demo import barbican as barbican_mod  # noqa: E402
 from buckypaper_os.simulated_tee import pki as pki_mod  # noqa: E402
 from tests.functional import conftest as vault_harness  # noqa: E402
 from tests.functional import leaks  # noqa: E402
@@ -108,6 +110,9 @@ def main() -> int:
                         help='guests with bad evidence (default 1%%)')
     parser.add_argument('--api-server', choices=harness.API_SERVERS,
                         default='uwsgi', help='what serves the guest API')
+    parser.add_argument('--barbican-server', default='uwsgi',
+                        choices=barbican_mod.SERVERS,
+                        help='what serves Barbican\'s API')
     parser.add_argument('--rounds', type=int, default=1,
                         help='storms, each followed by plain reads (the '
                         'ratio is the median of the rounds\')')
@@ -131,7 +136,8 @@ def measure(args, root: str, url: str) -> int:
     for sub in ('nitride', 'barbican'):
         os.makedirs(os.path.join(root, sub))
     vault = vault_harness.Vault(root, url, os.path.join(root, 'pki'),
-                                debug=False, api_server=args.api_server)
+                                debug=False, api_server=args.api_server,
+                                barbican_server=args.barbican_server)
     try:
         state = os.path.join(root, 'rabbitmq')
         begin = time.perf_counter()
@@ -145,8 +151,9 @@ def measure(args, root: str, url: str) -> int:
         for index, members in enumerate(rounds):
             print('storm %d of %d: %d guests (%d with evidence that must be '
                   'refused) admitted at once, %d requests in flight; guest '
-                  'API on %s' % (index + 1, args.rounds, args.guests,
-                                 args.invalid, args.pool, args.api_server))
+                  'API on %s, Barbican on %s' % (
+                      index + 1, args.rounds, args.guests, args.invalid,
+                      args.pool, args.api_server, args.barbican_server))
             with storm.Meter(vault, state) as meter:
                 stormy = storm.storm(vault, members, args.pool,
                                      args.patience)

@@ -347,8 +347,9 @@ class Meter:
                  ) -> None:
         nitride = vault.nitride
         self.sources: typing.Dict[str, typing.Callable[[], float]] = {
-            'barbican': lambda: cpu_seconds(vault.barbican.process.pid),
-            # uWSGI's workers too: the API leads its process group.
+            # uWSGI's workers too: each server leads its process group.
+            'barbican': lambda: group_cpu_seconds(
+                vault.barbican.process.pid),
             'nitride-api': lambda: group_cpu_seconds(
                 nitride.api_process.pid),
         }
