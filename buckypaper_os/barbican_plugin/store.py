@@ -46,6 +46,8 @@ LOG = logging.getLogger(__name__)
 TRANSPORT_KEY = base64.b64encode(b'buckypaper-vault-ticket-v1').decode()
 SECRET_PATH = re.compile(r'/secrets/([0-9a-fA-F-]{36})/?$')
 MAX_TICKET = 64 * 1024
+#: Refusal reasons passed on to the client: how many, how long each.
+MAX_REASONS, MAX_REASON = 8, 200
 #: A secret and the wrapped DEK of its project (None if it is missing).
 _SECRET_WITH_DEK = sa.select(
     db.SECRETS, db.PROJECT_KEYS.c.kek_id,
@@ -119,6 +121,18 @@ def _request_secret_id() -> typing.Optional[str]:
         return None
     match = SECRET_PATH.search(path or '')
     return match.group(1).lower() if match and method == 'PUT' else None
+
+
+def _reasons(answer) -> typing.List[str]:
+    """The reasons of a refusal, as much of them as fits a client message.
+
+    Refusals are not signed: anyone on the message bus may write them.
+    """
+    reasons = answer.get('reasons') if isinstance(answer, dict) else None
+    if not isinstance(reasons, list):
+        return []
+    return [r[:MAX_REASON] for r in reasons[:MAX_REASONS]
+            if isinstance(r, str)]
 
 
 def _user_metadata(secret_id: str) -> typing.Dict[str, str]:
@@ -305,7 +319,8 @@ class VaultStore(ss.SecretStoreBase):
         releases. A yes without a valid signature is a forged or broken
         answer; it is refused loudly.
         """
-        if not isinstance(ticket, str) or not 0 < len(ticket) <= MAX_TICKET:
+        if not (isinstance(ticket, str) and 0 < len(ticket) <= MAX_TICKET
+                and ticket.isascii()):  # a JWS is ASCII
             raise Refused('malformed ticket')
         keys = self.decision_keys
         challenge = decision.new_challenge()
@@ -331,11 +346,10 @@ class VaultStore(ss.SecretStoreBase):
         if not (isinstance(answer, dict) and answer.get('allowed') is True
                 and isinstance(answer.get('tee_public_key'), str)
                 and isinstance(answer.get('instance_uuid'), str)):
-            reasons = answer.get('reasons') if isinstance(answer,
-                                                          dict) else None
+            reasons = _reasons(answer)
             LOG.info('Vault refused secret %s: %s', row.id, reasons)
             raise Refused('release not authorized: %s' % '; '.join(
-                str(r) for r in reasons or ['refused']))
+                reasons or ['refused']))
         instance, tee_key = answer['instance_uuid'], answer['tee_public_key']
         try:
             decision.verify(keys, answer.get('signature'), decision.statement(

@@ -41,8 +41,9 @@ OPTS = [
                     'decisions for the Vault; its public half goes into '
                     '[buckypaper_vault] nitride_decision_key_files of '
                     'Barbican. Without it every release through the Vault '
-                    'is refused. Keep it readable by the Nitride user '
-                    'only.'),
+                    'is refused. Read by the RPC workers only, never by the '
+                    'guest API; it must be mode 0600 (readable by the '
+                    'Nitride user only) or the workers refuse to start.'),
     cfg.BoolOpt('token_require_mldsa', default=False,
                 help='Accept only tokens that carry a valid ML-DSA-65 '
                      'signature in addition to the ES384 one.'),

@@ -4,13 +4,14 @@ RabbitMQ authenticates no message, and every compute host holds broker
 credentials: whoever listens on Nitride's topic could answer the Vault's
 ``authorize_release`` call. So the Vault sends a fresh random challenge
 with each call, and Nitride signs every yes with its Ed25519 decision key
-over a label and the canonical JSON of what it decided on: the challenge,
-the SHA-256 of the ticket, the secret, its project and release policy, and
-the instance and TEE key it releases to. The Vault pins the public key and
-releases only on a valid signature over its own call, sealing to the key
-the signature covers. A decision is used within seconds of its challenge,
-so a classical signature suffices (nothing signed now is worth forging
-later).
+over a label and the canonical JSON of what it decided: "allowed", the
+challenge, the SHA-256 of the ticket, the secret, its project and release
+policy, and the instance and TEE key it releases to. Refusals are not
+signed. The Vault pins the public key and releases only on a valid
+signature over its own call, sealing to the key the signature covers. A
+decision is used within seconds of its challenge, so a classical
+signature suffices (nothing signed now is worth forging later). Only
+Nitride's RPC workers hold the private key, never its guest API.
 """
 
 import base64
@@ -56,6 +57,7 @@ def statement(challenge: str, ticket: str, secret_ref: str,
               instance_uuid: str, tee_public_key: str) -> bytes:
     """The bytes a decision signs (``tee_public_key`` in base64)."""
     return LABEL + json.dumps({
+        'decision': 'allowed',
         'challenge': challenge,
         'ticket_sha256': hashlib.sha256(ticket.encode('utf-8')).hexdigest(),
         'secret': secret_ref,
@@ -90,8 +92,12 @@ def verify(keys: typing.Sequence[ed25519.Ed25519PublicKey],
     raise DecisionError('decision not signed by a pinned Nitride key')
 
 
-def _load(path: str, loader: typing.Callable, kind: type):
+def _load(path: str, loader: typing.Callable, kind: type,
+          private: bool = False):
     try:
+        if private and os.stat(path).st_mode & 0o077:
+            raise DecisionError('decision key %s is accessible to other '
+                                'users; it must be mode 0600' % path)
         with open(path, 'rb') as f:
             key = loader(f.read())
     except (OSError, ValueError, TypeError) as exc:
@@ -106,7 +112,7 @@ def _load(path: str, loader: typing.Callable, kind: type):
 def load_private_key(path: str) -> ed25519.Ed25519PrivateKey:
     """The Ed25519 private key in PEM file ``path`` (Nitride's side)."""
     return _load(path, lambda data: serialization.load_pem_private_key(
-        data, password=None), ed25519.Ed25519PrivateKey)
+        data, password=None), ed25519.Ed25519PrivateKey, private=True)
 
 
 def load_public_key(path: str) -> ed25519.Ed25519PublicKey:

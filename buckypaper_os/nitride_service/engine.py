@@ -83,14 +83,15 @@ class Engine:
     """The verifier service's logic, shared by RPC and HTTP."""
 
     def __init__(self, conf: cfg.ConfigOpts,
-                 auditor: typing.Optional[audit.Auditor] = None) -> None:
+                 auditor: typing.Optional[audit.Auditor] = None,
+                 decision_key=None) -> None:
         self.conf = conf
         self.keys = token_keys.TokenKeys(conf)
         self.signer = self.keys.signer
-        #: Signs release decisions for the Vault (None: it is refused).
-        self.decision_key = decision.load_private_key(
-            conf.nitride.decision_key_file) if (
-            conf.nitride.decision_key_file) else None
+        #: Signs release decisions for the Vault: only the RPC workers
+        #: hold it (see :func:`.service.build_engine`); without it every
+        #: release is refused.
+        self.decision_key = decision_key
         self.verifier = verifier.Verifier(
             conf.nitride.simulated_tee_trust_dir,
             conf.attestation.collateral_cache_dir)
@@ -295,16 +296,16 @@ class Engine:
 
     def authorize_release(self, ticket: str, secret_ref: str,
                           project_id: str, release_policy: dict,
-                          challenge: typing.Optional[str] = None) -> dict:
+                          challenge: str) -> dict:
         """May the secret be released to the TEE that holds ``ticket``?
 
-        The answer is ``{"allowed": True, "tee_public_key": ...}`` only for
-        an unexpired token of an affirming attestation (or warning, if so
-        configured) of the instance or project the secret is bound to.
-        With the caller's ``challenge`` (see :mod:`.decision`) a yes also
-        carries ``signature``, Nitride's signed decision; if Nitride has no
-        decision key, the answer is no. Every other outcome, errors
-        included, is ``allowed: False``.
+        The answer is ``{"allowed": True, "tee_public_key": ...,
+        "signature": ...}`` only for an unexpired token of an affirming
+        attestation (or warning, if so configured) of the instance or
+        project the secret is bound to, signed over the caller's
+        ``challenge`` (see :mod:`.decision`); without a decision key the
+        answer is no. Every other outcome, errors included, is
+        ``allowed: False``.
         """
         instance_uuid = None
         try:
@@ -315,7 +316,7 @@ class Engine:
         except (token.TokenError, KeyError, TypeError, ValueError) as exc:
             reasons, public_key = ['ticket refused: %s' % exc], None
         signature = None
-        if not reasons and challenge is not None:
+        if not reasons:
             if self.decision_key is None:
                 LOG.error('[nitride] decision_key_file is not set: the '
                           'Vault\'s releases are refused')
@@ -334,9 +335,7 @@ class Engine:
         answer = {'allowed': allowed, 'reasons': reasons,
                   'instance_uuid': instance_uuid}
         if allowed:
-            answer['tee_public_key'] = public_key
-        if signature is not None:
-            answer['signature'] = signature
+            answer.update(tee_public_key=public_key, signature=signature)
         return answer
 
     def _release_reasons(self, claims: dict, project_id: str,
@@ -453,8 +452,12 @@ def _policy_reasons(release_policy: dict, instance: str, project: str,
     wanted_tee = release_policy.get('tee')
     if wanted_tee is not None and wanted_tee != tee:
         reasons.append('secret requires TEE %s, not %s' % (wanted_tee, tee))
-    for component, minimum in sorted((release_policy.get('min_tcb')
-                                      or {}).items()):
+    minimums = release_policy.get('min_tcb') or {}
+    if not (isinstance(minimums, dict) and all(
+            type(v) is int for v in minimums.values())):
+        return reasons + ['release policy min_tcb is not an object of '
+                          'integers']
+    for component, minimum in sorted(minimums.items()):
         value = reported.get(component)
         if not isinstance(value, int) or value < minimum:
             reasons.append('TCB component %s is %s, below the secret\'s '

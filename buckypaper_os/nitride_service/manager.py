@@ -124,11 +124,11 @@ class NitrideManager:
                           challenge: typing.Optional[str] = None) -> dict:
         _text(secret_ref, 'secret_ref')
         _text(project_id, 'project_id')
-        if challenge is not None:
-            try:
-                decision.check_challenge(challenge)
-            except decision.DecisionError as exc:
-                raise engine_mod.Refused(str(exc), 400) from None
+        try:
+            # None from callers of RPC 1.0-1.1: a yes must be signed.
+            decision.check_challenge(challenge)
+        except decision.DecisionError as exc:
+            raise engine_mod.Refused(str(exc), 400) from None
         _authorize(context, 'nitride:release:authorize')
         return self.engine.authorize_release(ticket, secret_ref,
                                              project_id, release_policy,

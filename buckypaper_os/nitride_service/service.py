@@ -19,6 +19,7 @@ from buckypaper_os import conf as bp_conf
 from buckypaper_os.nitride_service import audit
 from buckypaper_os.nitride_service import daemon
 from buckypaper_os.nitride_service.db import api as db_api
+from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import manager
 from buckypaper_os.nitride_service import nova_events
@@ -29,8 +30,15 @@ LOG = logging.getLogger(__name__)
 
 
 def build_engine(conf) -> engine_mod.Engine:
-    """The engine of a worker, notifying its audit events."""
-    return engine_mod.Engine(conf, audit.Auditor(rpc.get_notifier(conf)))
+    """The engine of a worker, notifying its audit events.
+
+    Only workers load ``[nitride] decision_key_file``: the guest API never
+    signs release decisions, so it never holds that key.
+    """
+    path = conf.nitride.decision_key_file
+    return engine_mod.Engine(
+        conf, audit.Auditor(rpc.get_notifier(conf)),
+        decision.load_private_key(path) if path else None)
 
 
 def build_server(conf, engine: engine_mod.Engine

@@ -336,13 +336,17 @@ def test_rabbitmq_down(vault, bound):
     assert guest.pair.open(sealed, guest.instance_uuid, secret) == key
 
 
-def test_nitride_down(vault, bound):
-    """Last: stops the module's Nitride workers for good."""
-    guest, _, secret, _ = bound
-    ticket = attest(vault, guest)
+def stop_workers(vault) -> None:
+    """Stop the module's Nitride workers for good (the tests below)."""
     for worker in vault.nitride.processes[:vault.nitride.workers]:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def test_nitride_down(vault, bound):
+    guest, _, secret, _ = bound
+    ticket = attest(vault, guest)
+    stop_workers(vault)
     error = refused(lambda: client(vault).release(secret, ticket),
                     status=503)
     assert 'no decision' in str(error)
@@ -371,9 +375,10 @@ class RogueNitride:
 
 
 def test_rogue_answer_on_the_bus(vault, bound):
-    """After test_nitride_down: only a rogue listens on Nitride's topic."""
+    """Only a rogue listens on Nitride's topic."""
     guest, _, secret, _ = bound
     ticket = attest(vault, guest)
+    stop_workers(vault)
     rogue = RogueNitride()
     server = messaging.get_rpc_server(
         vault.nitride.transport, messaging.Target(

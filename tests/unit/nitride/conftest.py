@@ -11,6 +11,7 @@ import pytest
 from buckypaper_os import conf as bp_conf
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service.db import migration
+from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import engine as engine_mod
 
 CONF = bp_conf.CONF
@@ -56,8 +57,11 @@ def nitride_conf(tmp_path, token_key_file, decision_key_file, pki_dir):
 
 
 @pytest.fixture
-def engine(nitride_conf):
-    return engine_mod.Engine(nitride_conf)
+def engine(nitride_conf, decision_key_file):
+    """An RPC worker's engine: it holds the decision key."""
+    return engine_mod.Engine(
+        nitride_conf, decision_key=decision.load_private_key(
+            decision_key_file))
 
 
 def b64(data: bytes) -> str:

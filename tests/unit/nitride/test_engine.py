@@ -15,12 +15,15 @@ from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import jwk
+from buckypaper_os.nitride_service import service
 from buckypaper_os.nitride_service import token
 from tests.unit.attestation import tdx_fakes
 from tests.unit.nitride import guests
 from tests import vectors
 
 PROJECT = 'project-a'
+#: The Vault's challenge (the engine signs over it; any fresh one will do).
+CHALLENGE = decision.new_challenge()
 MEASUREMENT = guests.MEASUREMENT.hex()
 #: The MRTD of tdx_fakes' TD reports.
 TDX_MRTD = (b'\x11' * 48).hex()
@@ -73,7 +76,7 @@ def test_register_challenge_attest_release(engine, guest):
         guest.instance_uuid, PROJECT).hex()
     release = engine.authorize_release(
         answer['token'], 'secret-1', PROJECT,
-        {'instance': guest.instance_uuid, 'tee': 'sev-snp'})
+        {'instance': guest.instance_uuid, 'tee': 'sev-snp'}, CHALLENGE)
     assert release['allowed'], release['reasons']
     assert engine_mod.b64decode(release['tee_public_key'], 'key',
                                 4096) == guest.public_key
@@ -231,7 +234,8 @@ def test_release_refusals(engine, guest, policy, project, reason):
     ticket = _token(engine, guest)
     release_policy = {'instance': guest.instance_uuid}
     release_policy.update(policy)
-    answer = engine.authorize_release(ticket, 's', project, release_policy)
+    answer = engine.authorize_release(ticket, 's', project, release_policy,
+                                      CHALLENGE)
     assert answer['allowed'] is False and 'tee_public_key' not in answer
     assert any(reason in r for r in answer['reasons']), answer['reasons']
     assert _last_audit(guest.instance_uuid)['decision'] == 'refused'
@@ -251,7 +255,7 @@ def test_release_min_tcb_of_a_tdx_secret(engine, minimum, allowed):
                               token_jti=issued.jti, token=issued.token)
     answer = engine.authorize_release(issued.token, 's', PROJECT, {
         'instance': instance, 'tee': 'tdx',
-        'min_tcb': {'tee_tcb_svn_0': minimum}})
+        'min_tcb': {'tee_tcb_svn_0': minimum}}, CHALLENGE)
     assert answer['allowed'] is allowed, answer['reasons']
 
 
@@ -280,27 +284,48 @@ def test_release_decision_signed_over_the_call(engine, guest,
     assert not refused['allowed'] and 'signature' not in refused
 
 
-def test_no_decision_key_refuses_signed_releases(engine, guest,
-                                                 nitride_conf):
-    nitride_conf.set_override('decision_key_file', None, 'nitride')
+def test_no_decision_key_refuses_releases(engine, guest, nitride_conf):
+    """The guest API's engine: it never holds the decision key."""
     unsigned = engine_mod.Engine(nitride_conf)
     ticket = _token(engine, guest)
     answer = unsigned.authorize_release(ticket, 's', PROJECT, {
-        'instance': guest.instance_uuid}, decision.new_challenge())
+        'instance': guest.instance_uuid}, CHALLENGE)
     assert answer['reasons'] == ['the verifier cannot sign decisions']
     assert _last_audit(guest.instance_uuid)['decision'] == 'refused'
 
 
-def test_decision_key_must_be_ed25519(nitride_conf, token_key_file):
-    nitride_conf.set_override('decision_key_file', token_key_file,
-                              'nitride')
+def test_workers_load_the_decision_key(nitride_conf, decision_key_file):
+    worker = service.build_engine(nitride_conf)
+    assert worker.decision_key.public_key() == decision.load_private_key(
+        decision_key_file).public_key()
+
+
+def test_decision_key_must_be_ed25519_and_private(token_key_file,
+                                                  decision_key_file,
+                                                  tmp_path):
     with pytest.raises(decision.DecisionError, match='not an Ed25519 key'):
-        engine_mod.Engine(nitride_conf)
+        decision.load_private_key(token_key_file)
+    shared = tmp_path / 'shared.pem'
+    with open(decision_key_file, 'rb') as f:
+        shared.write_bytes(f.read())
+    shared.chmod(0o640)
+    with pytest.raises(decision.DecisionError, match='mode 0600'):
+        decision.load_private_key(str(shared))
+
+
+@pytest.mark.parametrize('min_tcb', [['snp', 20], {'snp': '20'},
+                                     {'snp': 2.5}])
+def test_malformed_min_tcb_refused_and_audited(engine, guest, min_tcb):
+    answer = engine.authorize_release(_token(engine, guest), 's', PROJECT, {
+        'instance': guest.instance_uuid, 'min_tcb': min_tcb}, CHALLENGE)
+    assert answer['reasons'] == [
+        'release policy min_tcb is not an object of integers']
+    assert _last_audit(guest.instance_uuid)['decision'] == 'refused'
 
 
 def test_release_bound_to_project(engine, guest):
     answer = engine.authorize_release(_token(engine, guest), 's', PROJECT,
-                                      {'project': PROJECT})
+                                      {'project': PROJECT}, CHALLENGE)
     assert answer['allowed'], answer['reasons']
 
 
@@ -308,14 +333,15 @@ def test_release_refused_for_a_forged_ticket(engine, guest):
     head, payload, signature = _token(engine, guest).split('.')
     forged = '.'.join([head, payload, signature[:-4] + 'AAAA'])
     answer = engine.authorize_release(forged, 's', PROJECT,
-                                      {'instance': guest.instance_uuid})
+                                      {'instance': guest.instance_uuid},
+                                      CHALLENGE)
     assert not answer['allowed']
     assert answer['reasons'] == ['ticket refused: ES384 signature invalid']
 
 
 def test_release_refused_and_audited_for_a_nested_ticket(engine):
     answer = engine.authorize_release('{"payload":' + '[' * 20000, 's',
-                                      PROJECT, {'project': PROJECT})
+                                      PROJECT, {'project': PROJECT}, CHALLENGE)
     assert answer['reasons'] == ['ticket refused: token is not valid JSON']
     (event,) = [e for e in db_api.audit_list() if e['event'] == 'release']
     assert event['decision'] == audit.REFUSED
@@ -338,7 +364,8 @@ def test_release_refused_for_an_expired_ticket(engine, guest):
                           PROJECT, guest.public_key, 60,
                           now=time.time() - 3600).token
     answer = engine.authorize_release(expired, 's', PROJECT,
-                                      {'instance': guest.instance_uuid})
+                                      {'instance': guest.instance_uuid},
+                                      CHALLENGE)
     assert answer['reasons'] == ['ticket refused: token expired']
 
 
@@ -351,7 +378,8 @@ def test_release_refused_for_an_unrecorded_ticket(engine, guest):
     unrecorded = token.issue(engine.signer, result, guest.instance_uuid,
                              PROJECT, guest.public_key, 60).token
     answer = engine.authorize_release(unrecorded, 's', PROJECT,
-                                      {'instance': guest.instance_uuid})
+                                      {'instance': guest.instance_uuid},
+                                      CHALLENGE)
     assert answer['reasons'] == ['no attestation recorded for this ticket']
 
 
@@ -359,7 +387,8 @@ def test_release_refused_after_the_instance_is_removed(engine, guest):
     ticket = _token(engine, guest)
     assert engine.remove(guest.instance_uuid)
     answer = engine.authorize_release(ticket, 's', PROJECT,
-                                      {'instance': guest.instance_uuid})
+                                      {'instance': guest.instance_uuid},
+                                      CHALLENGE)
     assert 'instance is no longer registered' in answer['reasons']
     assert _last_audit(guest.instance_uuid)['event'] == 'release'
 
@@ -375,12 +404,13 @@ def test_warning_releases_only_when_configured(engine, guest, nitride_conf):
                               'warning', result.claims, [], True,
                               token_jti=issued.jti, token=issued.token)
     policy = {'instance': guest.instance_uuid}
-    answer = engine.authorize_release(issued.token, 's', PROJECT, policy)
+    answer = engine.authorize_release(issued.token, 's', PROJECT, policy,
+                                      CHALLENGE)
     assert answer['reasons'] == ['attestation is warning']
     nitride_conf.set_override('release_on_warning', True, 'nitride')
     try:
         assert engine.authorize_release(issued.token, 's', PROJECT,
-                                        policy)['allowed']
+                                        policy, CHALLENGE)['allowed']
     finally:
         nitride_conf.clear_override('release_on_warning', 'nitride')
 

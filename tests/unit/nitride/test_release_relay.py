@@ -13,6 +13,7 @@ import webob
 from buckypaper_os.nitride_service.api import app as app_mod
 from buckypaper_os.nitride_service import barbican_relay
 from buckypaper_os.nitride_service.db import api as db_api
+from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import jwk
 from buckypaper_os.nitride_service import receipt
 from buckypaper_os.nitride_service import token as token_mod
@@ -21,6 +22,8 @@ from tests.unit.nitride.conftest import b64
 from tests.unit.nitride import guests
 
 PROJECT = 'project-a'
+#: The Vault's challenge (the engine signs over it; any fresh one will do).
+CHALLENGE = decision.new_challenge()
 SECRET = '0d5b6c8e-2a44-4f0e-9d53-1d7b8a3c5e10'
 SEALED = b'\x01\x01' + b'sealed blob' * 10
 GROUP = 'nitride_release'
@@ -104,7 +107,7 @@ def relay_conf(nitride_conf):
 def decides(engine, barbican):
     """As the Vault does: Nitride decides (and audits) each release."""
     FakeBarbican.decide = lambda ticket, secret: engine.authorize_release(
-        ticket, secret, PROJECT, {'project': PROJECT})
+        ticket, secret, PROJECT, {'project': PROJECT}, CHALLENGE)
 
 
 @pytest.fixture
@@ -219,9 +222,10 @@ def test_no_vault_decision_nothing_relayed(app, ticket, engine, decided):
     FakeBarbican.decide = {
         'nothing': None,
         'refused': lambda t, s: engine.authorize_release(
-            t, s, 'another-project', {'project': 'another-project'}),
+            t, s, 'another-project', {'project': 'another-project'},
+            CHALLENGE),
         'other secret': lambda t, s: engine.authorize_release(
-            t, str(uuid.uuid4()), PROJECT, {'project': PROJECT}),
+            t, str(uuid.uuid4()), PROJECT, {'project': PROJECT}, CHALLENGE),
     }[decided]
     response = _release(app, {'secret': SECRET, 'ticket': token})
     assert response.status_int == 502, response.text

@@ -64,9 +64,10 @@ def test_register_attest_release_over_rpc(api, engine, pki,
         answer['signature'], decision.statement(
             challenge, ticket, 'secret-1', PROJECT, {'instance': instance},
             instance, answer['tee_public_key']))
-    with pytest.raises(engine_mod.Refused, match='challenge is not'):
-        api.authorize_release(SERVICE, ticket, 'secret-1', PROJECT,
-                              {'instance': instance}, 'AAAA')
+    for malformed in ('AAAA', None):  # None: a caller of RPC 1.0-1.1
+        with pytest.raises(engine_mod.Refused, match='challenge is not'):
+            api.authorize_release(SERVICE, ticket, 'secret-1', PROJECT,
+                                  {'instance': instance}, malformed)
     status = api.get_status(TENANT, instance)
     assert status['status'] == 'affirming' and status['simulated'] is True
     with pytest.raises(policy.Forbidden):
@@ -87,7 +88,7 @@ def test_refusals_arrive_as_refused_with_reasons(api):
 @pytest.mark.parametrize('call, args', [
     ('register_instance', (str(uuid.uuid4()), PROJECT, 'sev-snp', [])),
     ('remove_instance', (str(uuid.uuid4()),)),
-    ('authorize_release', ('t', 's', PROJECT, {}, None)),
+    ('authorize_release', ('t', 's', PROJECT, {}, decision.new_challenge())),
     ('set_policy', ('project', PROJECT, {})),
     ('verify', (b'x',)),
 ])

@@ -135,6 +135,8 @@ def test_release_sealed(vault):
     {'allowed': False, 'reasons': ['attestation is contraindicated']},
     {'allowed': 'yes', 'instance_uuid': INSTANCE, 'tee_public_key': 'AA=='},
     {'allowed': True, 'instance_uuid': INSTANCE},
+    {'allowed': False, 'reasons': 5},
+    {'allowed': False, 'reasons': [{'x': 1}, 'r' * 10000] * 50},
     None, [],
     engine_mod.Refused('forbidden'),
 ])
@@ -145,6 +147,18 @@ def test_refusals_release_nothing(vault, answer):
         vault.get_secret('symmetric', dict(
             meta, trans_wrapped_session_key='ticket'))
     assert exc.value.status_code == 403
+    # Unsigned reasons reach the client, but only so much of them.
+    assert len(exc.value.client_message) <= 40 + store_mod.MAX_REASONS * (
+        store_mod.MAX_REASON + 2)
+
+
+@pytest.mark.parametrize('ticket', ['', 'x' * (store_mod.MAX_TICKET + 1),
+                                    'eyJ\udcff.a.b', 'eyJé.a.b', 5])
+def test_malformed_ticket_asks_no_one(vault, ticket):
+    meta = vault.store_secret(dto())
+    with pytest.raises(store_mod.Refused, match='malformed ticket'):
+        vault.release(meta['vault_id'], ticket)
+    assert vault._nitride.calls == []
 
 
 @pytest.mark.parametrize('failure', [
