@@ -94,8 +94,10 @@ class Barbican:
                  nitride_config: typing.Optional[str] = None,
                  decision_key_files: typing.Sequence[str] = (),
                  server: str = 'wsgiref') -> None:
-        if server not in SERVERS or (server == 'uwsgi' and nitride_config):
+        if server not in SERVERS:
             raise ValueError('no such Barbican server: %s' % server)
+        if server == 'uwsgi' and nitride_config:
+            raise ValueError('only the wsgiref server hosts a Nitride worker')
         self.root = root
         #: ``wsgiref`` (a thread per request) or ``uwsgi`` (production).
         self.server = server
