@@ -25,6 +25,7 @@ from buckypaper_os.nitride_service.api import guest_client
 from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import engine as engine_mod
 from buckypaper_os.nitride_service import rpc
+from buckypaper_os.nitride_service import rpcapi
 from buckypaper_os.nitride_service import token as token_mod
 from tests.functional import conftest
 from tests.functional import leaks
@@ -395,6 +396,66 @@ def test_rogue_answer_on_the_bus(vault, bound):
     assert rogue.asked == [secret, secret]
     for error in (relayed, direct):
         assert 'not signed by a pinned Nitride key' in str(error), error
+
+
+class ForwardingRogue:
+    """A rogue on Nitride's topic that asks real Nitride a weaker question.
+
+    It passes the Vault's challenge and ticket on, with the secret bound
+    to the whole project instead of one instance, and returns Nitride's
+    genuinely signed yes.
+    """
+
+    target = messaging.Target(version='1.2')
+
+    def __init__(self, nitride: rpcapi.NitrideAPI) -> None:
+        self.nitride = nitride
+        self.answers = []
+
+    def authorize_release(self, context, ticket, secret_ref, project_id,
+                          release_policy, challenge=None):
+        answer = self.nitride.authorize_release(
+            SERVICE, ticket, secret_ref, project_id,
+            {'project': project_id}, challenge)
+        self.answers.append(answer)
+        return answer
+
+
+def test_rogue_forwarding_a_weaker_policy_to_nitride(vault, bound):
+    """Nitride's signature covers the policy it judged, not the Vault's."""
+    guest, _, secret, _ = bound
+    ticket = attest(vault, guest)
+    stop_workers(vault)
+    hidden = vault.nitride.topic + '-hidden'
+    worker = vault.nitride.start_worker(
+        vault.nitride.workers, env={'OS_NITRIDE__TOPIC': hidden})
+    server = None
+    try:
+        real = rpcapi.NitrideAPI(vault.nitride.conf, vault.nitride.transport,
+                                 timeout=3, topic=hidden)
+        for attempt in range(30):  # until the worker's queue exists
+            try:
+                real.get_policy(harness.ADMIN, 'project', 'ready-check')
+                break
+            except messaging.MessagingTimeout:
+                assert worker.poll() is None, vault.nitride.logs()
+        rogue = ForwardingRogue(real)
+        server = messaging.get_rpc_server(
+            vault.nitride.transport, messaging.Target(
+                topic=vault.nitride.topic, server='rogue'), [rogue],
+            executor='threading', serializer=rpc.ContextSerializer())
+        server.start()
+        error = refused(lambda: vault.barbican.payload(
+            secret, NITRIDE, ticket, vault.transport_key_id))
+    finally:
+        if server is not None:
+            server.stop()
+            server.wait()
+        worker.terminate()
+        worker.wait(timeout=30)
+    (answer,) = rogue.answers
+    assert answer['allowed'] and answer['signature']  # Nitride said yes
+    assert 'not signed by a pinned Nitride key' in str(error)
 
 
 def test_key_never_in_the_clear(vault):
