@@ -16,13 +16,14 @@ Nitride's RPC workers hold the private key, never its guest API.
 
 import base64
 import hashlib
-import json
 import os
 import typing
 
 from cryptography import exceptions
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives import serialization
+
+from buckypaper_os.barbican_plugin import envelope
 
 LABEL = b'buckypaper-release-decision-v1\0'
 CHALLENGE_BYTES = 32
@@ -56,7 +57,7 @@ def statement(challenge: str, ticket: str, secret_ref: str,
               project_id: str, release_policy: typing.Optional[dict],
               instance_uuid: str, tee_public_key: str) -> bytes:
     """The bytes a decision signs (``tee_public_key`` in base64)."""
-    return LABEL + json.dumps({
+    return LABEL + envelope.canonical({
         'decision': 'allowed',
         'challenge': challenge,
         'ticket_sha256': hashlib.sha256(ticket.encode('utf-8')).hexdigest(),
@@ -65,8 +66,7 @@ def statement(challenge: str, ticket: str, secret_ref: str,
         'release_policy': release_policy,
         'instance': instance_uuid,
         'tee_public_key': tee_public_key,
-    }, sort_keys=True, separators=(',', ':'), ensure_ascii=True).encode(
-        'ascii')
+    })
 
 
 def sign(key: ed25519.Ed25519PrivateKey, signed: bytes) -> str:

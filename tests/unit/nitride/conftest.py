@@ -3,12 +3,10 @@
 
 import base64
 
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric import ed25519
-from cryptography.hazmat.primitives import serialization
 import pytest
 
 from buckypaper_os import conf as bp_conf
+from buckypaper_os.demo import nitride_keys
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service.db import migration
 from buckypaper_os.nitride_service import decision
@@ -17,24 +15,15 @@ from buckypaper_os.nitride_service import engine as engine_mod
 CONF = bp_conf.CONF
 
 
-def _private_pem(path, key) -> str:
-    path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    path.chmod(0o600)
-    return str(path)
-
-
 @pytest.fixture(scope='session')
 def token_key_file(tmp_path_factory) -> str:
-    return _private_pem(tmp_path_factory.mktemp('keys') / 'token.pem',
-                        ec.generate_private_key(ec.SECP384R1()))
+    return nitride_keys.token_key(str(tmp_path_factory.mktemp('keys')))[0]
 
 
 @pytest.fixture(scope='session')
 def decision_key_file(tmp_path_factory) -> str:
-    return _private_pem(tmp_path_factory.mktemp('keys') / 'decision.pem',
-                        ed25519.Ed25519PrivateKey.generate())
+    return nitride_keys.decision_key(
+        str(tmp_path_factory.mktemp('keys')))[0]
 
 
 @pytest.fixture
