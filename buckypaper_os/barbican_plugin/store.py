@@ -184,7 +184,7 @@ class VaultStore(ss.SecretStoreBase):
                 options = self.conf.buckypaper_vault
                 self.conf.set_override('topic', options.nitride_topic,
                                        'nitride')
-                rpc.quiet_reply_polling()  # Barbican's API serves no RPC
+                rpc.quiet_idle_polling()  # replies wake the listener anyway
                 transport = rpc.get_transport(self.conf,
                                               url=options.transport_url)
                 self._nitride = rpcapi.NitrideAPI(

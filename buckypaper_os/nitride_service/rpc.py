@@ -26,9 +26,9 @@ ALLOWED_EXMODS = ['buckypaper_os.nitride_service.engine',
 CONTEXT_FIELDS = ('user', 'project_id', 'domain', 'user_domain',
                   'project_domain', 'system_scope', 'roles', 'is_admin',
                   'is_admin_project', 'request_id', 'global_request_id')
-#: Seconds an idle RPC reply listener sleeps first (see
-#: :func:`quiet_reply_polling`).
-REPLY_IDLE_POLL = 1.0
+#: Seconds an idle AMQP listener sleeps first (see
+#: :func:`quiet_idle_polling`).
+IDLE_POLL = 1.0
 
 
 class ContextSerializer(messaging.NoOpSerializer):
@@ -53,26 +53,31 @@ def get_transport(conf: cfg.ConfigOpts,
                                        allowed_remote_exmods=ALLOWED_EXMODS)
 
 
-def quiet_reply_polling() -> None:
-    """Stop the RPC reply listener of this process from polling when idle.
+def quiet_idle_polling() -> None:
+    """Stop this process's AMQP listeners from polling when idle.
 
     After each message, oslo.messaging's rabbit driver wakes an idle
     listener after 1, 2, 4... ms (``amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN``)
-    so that an RPC *server*'s deferred acknowledgements go out promptly. Its
-    reply listener acknowledges replies as they arrive, so for a client
-    those wake-ups are only cost: about 20 per call at tens of calls per
-    second (a timeout raised through kombu each time, and a fight for the
-    GIL). Replies still wake the listener at once. The constant is private
-    and shared with RPC servers: call this only in a process that runs no
-    RPC server (the Vault in Barbican's API).
+    so that acknowledgements deferred to the listener's thread go out
+    promptly. Only notification listeners defer them: an RPC server
+    acknowledges each request in the consumer callback (oslo.messaging bug
+    1695746) and a reply listener each reply as it arrives. So for RPC
+    those wake-ups are only cost: about 10-20 per message at tens of
+    messages per second, a timeout raised through kombu each time and a
+    fight for the GIL. Messages still wake a listener at once. With this, a
+    notification listener in the same process (Nitride's
+    :mod:`~buckypaper_os.nitride_service.nova_events`) acknowledges or
+    requeues each event up to :data:`IDLE_POLL` seconds after handling it;
+    delivery stays at least once. The constant is private and shared by
+    every listener of the process.
     """
     from oslo_messaging._drivers import amqpdriver
     current = getattr(amqpdriver, 'ACK_REQUEUE_EVERY_SECONDS_MIN', None)
     if not isinstance(current, (int, float)):
-        LOG.warning('oslo.messaging has no reply polling interval to '
+        LOG.warning('oslo.messaging has no idle polling interval to '
                     'relax; RPC calls cost more CPU')
         return
-    amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN = max(current, REPLY_IDLE_POLL)
+    amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN = max(current, IDLE_POLL)
 
 
 def get_notifier(conf: cfg.ConfigOpts) -> messaging.Notifier:

@@ -70,6 +70,7 @@ def main(argv: typing.Optional[list] = None) -> int:
     """Run one worker until SIGTERM or SIGINT."""
     daemon.prepare(argv, 'buckypaper-nitride')
     engine = build_engine(CONF)
+    rpc.quiet_idle_polling()  # before any listener starts
     server = build_server(CONF, engine)
     server.start()
     listener = nova_events.build_listener(CONF, engine)

@@ -1,5 +1,6 @@
 """Nitride over a real RabbitMQ: two workers, one topic, one database."""
 
+import os
 import re
 import sqlite3
 import threading
@@ -219,8 +220,36 @@ def test_quiet_reply_listener_sleeps_between_replies(deployment,
     monkeypatch.setattr(amqpdriver, 'ACK_REQUEUE_EVERY_SECONDS_MIN', 0.001)
     # oslo.messaging's own pace: wakes after 1, 2, 4... ms, ~9 times.
     assert _idle_switches_after_a_call(deployment) >= 5
-    rpc.quiet_reply_polling()
+    rpc.quiet_idle_polling()
     assert _idle_switches_after_a_call(deployment) <= 2
     # Replies still wake it at once: calls go on being answered.
     for _ in range(20):
         _call(deployment)
+
+
+def _process_switches(pid: int) -> int:
+    """Voluntary context switches so far of every thread of ``pid``."""
+    total = 0
+    for task in os.listdir('/proc/%d/task' % pid):
+        try:
+            with open('/proc/%d/task/%s/status' % (pid, task)) as f:
+                total += sum(int(line.split()[1]) for line in f
+                             if line.startswith('voluntary_ctxt'))
+        except FileNotFoundError:
+            pass  # the thread ended meanwhile
+    return total
+
+
+def test_workers_sleep_between_calls(deployment):
+    # oslo.messaging's own pace would wake the RPC server's listener after
+    # 1, 2, 4... ms, about 9 times in 0.6 s, in whichever worker served.
+    workers = [p.pid for p in deployment.processes[:deployment.workers]]
+    for _ in range(3):
+        for _ in range(2 * len(workers)):
+            _call(deployment)
+        before = sum(_process_switches(pid) for pid in workers)
+        time.sleep(0.6)
+        woken = sum(_process_switches(pid) for pid in workers) - before
+        if woken <= 3:
+            break
+    assert woken <= 3, woken

@@ -16,13 +16,13 @@ def test_the_vault_quiets_its_reply_listener(monkeypatch):
     conf.set_override('nitride_topic', 'nitride-vault', 'buckypaper_vault')
     vault = store_mod.VaultStore(conf)
     assert vault.nitride() is vault.nitride()
-    assert amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN == rpc.REPLY_IDLE_POLL
+    assert amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN == rpc.IDLE_POLL
     assert conf.nitride.topic == 'nitride-vault'
 
 
 def test_quieting_never_shortens_the_interval(monkeypatch):
     monkeypatch.setattr(amqpdriver, 'ACK_REQUEUE_EVERY_SECONDS_MIN', 3.0)
-    rpc.quiet_reply_polling()
+    rpc.quiet_idle_polling()
     assert amqpdriver.ACK_REQUEUE_EVERY_SECONDS_MIN == 3.0
     monkeypatch.delattr(amqpdriver, 'ACK_REQUEUE_EVERY_SECONDS_MIN')
-    rpc.quiet_reply_polling()  # a future oslo.messaging: warns, no error
+    rpc.quiet_idle_polling()  # a future oslo.messaging: warns, no error
