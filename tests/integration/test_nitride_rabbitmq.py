@@ -227,29 +227,34 @@ def test_quiet_reply_listener_sleeps_between_replies(deployment,
         _call(deployment)
 
 
-def _process_switches(pid: int) -> int:
-    """Voluntary context switches so far of every thread of ``pid``."""
-    total = 0
-    for task in os.listdir('/proc/%d/task' % pid):
-        try:
-            with open('/proc/%d/task/%s/status' % (pid, task)) as f:
-                total += sum(int(line.split()[1]) for line in f
-                             if line.startswith('voluntary_ctxt'))
-        except FileNotFoundError:
-            pass  # the thread ended meanwhile
-    return total
+def _thread_switches(pids) -> dict:
+    """Voluntary context switches so far of each thread of ``pids``."""
+    found = {}
+    for pid in pids:
+        for task in os.listdir('/proc/%d/task' % pid):
+            try:
+                with open('/proc/%d/task/%s/status' % (pid, task)) as f:
+                    found[pid, task] = sum(
+                        int(line.split()[1]) for line in f
+                        if line.startswith('voluntary_ctxt'))
+            except FileNotFoundError:
+                pass  # the thread ended meanwhile
+    return found
 
 
 def test_workers_sleep_between_calls(deployment):
     # oslo.messaging's own pace would wake the RPC server's listener after
     # 1, 2, 4... ms, about 9 times in 0.6 s, in whichever worker served.
+    # (futurist's idle pool threads each wake about once a second.)
     workers = [p.pid for p in deployment.processes[:deployment.workers]]
     for _ in range(3):
         for _ in range(2 * len(workers)):
             _call(deployment)
-        before = sum(_process_switches(pid) for pid in workers)
+        before = _thread_switches(workers)
         time.sleep(0.6)
-        woken = sum(_process_switches(pid) for pid in workers) - before
-        if woken <= 3:
+        after = _thread_switches(workers)
+        busiest = max(count - before.get(thread, 0)
+                      for thread, count in after.items())
+        if busiest <= 2:
             break
-    assert woken <= 3, woken
+    assert busiest <= 2
