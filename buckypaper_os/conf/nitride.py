@@ -72,6 +72,19 @@ OPTS = [
     cfg.IntOpt('challenge_burst', default=5, min=1, max=1000,
                help='Challenges one instance may ask for in quick '
                     'succession before challenges_per_minute applies.'),
+    cfg.IntOpt('releases_per_minute', default=30, min=1,
+               max=60 * 1000 * 1000,
+               help='Sustained rate of POST /v1/release requests one '
+                    'instance may make with its tickets, per minute; more '
+                    'are refused (HTTP 429 with Retry-After) and audited '
+                    'before Barbican is asked, so that a guest holding a '
+                    'ticket cannot make Barbican and the workers work '
+                    'without bound. Kept in the database like '
+                    'challenges_per_minute.'),
+    cfg.IntOpt('release_burst', default=10, min=1, max=1000,
+               help='Releases one instance may ask for in quick '
+                    'succession (a key per encrypted disk at boot) before '
+                    'releases_per_minute applies.'),
     cfg.StrOpt('topic', default='nitride',
                help='oslo.messaging topic of the Nitride RPC service. '
                     'Every worker on the same topic and database serves '

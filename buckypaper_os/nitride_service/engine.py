@@ -163,7 +163,7 @@ class Engine:
         reference = db_api.reference_get(instance_uuid)
         removed = db_api.binding_delete(instance_uuid)
         removed = db_api.reference_delete(instance_uuid) or removed
-        db_api.challenge_rate_delete(instance_uuid)
+        db_api.rates_delete(instance_uuid)
         self.auditor.record(
             'remove', 'removed' if removed else 'unknown',
             instance_uuid=instance_uuid,
@@ -175,7 +175,7 @@ class Engine:
     def challenge(self, instance_uuid: str) -> dict:
         """A fresh single-use nonce for a registered instance."""
         reference = self._reference('challenge', instance_uuid)
-        wait = ratelimit.retry_after(self.conf, instance_uuid)
+        wait = ratelimit.retry_after(self.conf, 'challenge', instance_uuid)
         if wait:
             self._refuse('challenge', Refused(
                 'too many challenges for this instance; retry in %d s'
@@ -371,6 +371,16 @@ class Engine:
         """
         return self.keys.verify(ticket)
 
+    def admit_release(self, instance_uuid: str, project_id: str,
+                      secret_ref: str) -> None:
+        """Take a release from an instance's budget, or refuse it (429)."""
+        wait = ratelimit.retry_after(self.conf, 'release', instance_uuid)
+        if wait:
+            self._refuse('release', Refused(
+                'too many releases for this instance; retry in %d s'
+                % wait, 429, retry_after=wait),
+                instance_uuid, project_id, secret_ref=secret_ref)
+
     # Status, policies, export
 
     def status(self, instance_uuid: str) -> typing.Optional[dict]:
@@ -428,10 +438,11 @@ class Engine:
 
     def _refuse(self, event: str, exc: Refused,
                 instance_uuid: typing.Optional[str] = None,
-                project_id: typing.Optional[str] = None) -> typing.NoReturn:
+                project_id: typing.Optional[str] = None,
+                **details) -> typing.NoReturn:
         self.auditor.record(event, audit.REFUSED, exc.reasons,
                             instance_uuid=instance_uuid,
-                            project_id=project_id)
+                            project_id=project_id, **details)
         raise exc
 
 

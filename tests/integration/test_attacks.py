@@ -319,6 +319,39 @@ def test_challenge_flood(vault, pki):
             count=len(limited))
 
 
+def test_release_flood(vault, pki):
+    """One ticket, many releases: the rest never reach Barbican.
+
+    The defaults: bursts of 10, then 30 a minute (one per 2 s).
+    """
+    guest = registered(vault, pki)
+    secret = store(vault, guest)
+    ticket = attest(vault, guest)
+    body = json.dumps({'secret': secret, 'ticket': ticket})
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: _request(
+            vault, 'POST', '/v1/release', body), range(40)))
+    elapsed = time.monotonic() - start
+    admitted = [a for a in answers if a[0] == 200]
+    limited = [a for a in answers if a[0] != 200]
+    assert 10 <= len(admitted) <= 10 + elapsed // 2 + 1, (len(admitted),
+                                                          elapsed)
+    for answer in admitted:  # the guest's own key, sealed to its TEE
+        sealed = base64.b64decode(answer[2]['sealed'])
+        assert guest.pair.open(sealed, guest.instance_uuid,
+                               secret) == KEYS[-1]
+    for answer in limited:
+        _problem(answer, 429)
+        assert 1 <= int(answer[1]['retry-after']) <= 2
+    audited(vault, 'release', 'too many releases', guest.instance_uuid,
+            count=len(limited))
+    decided = [r for r in vault.nitride.api.export(
+        ADMIN, instance_uuid=guest.instance_uuid)['audit']
+        if r['event'] == 'release' and r['decision'] == 'allowed']
+    assert len(decided) == len(admitted)
+
+
 # Malformed and oversized requests
 
 def _address(vault):

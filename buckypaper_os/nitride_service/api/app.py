@@ -128,7 +128,9 @@ class NitrideApp:
         Relays to Barbican as Nitride's service user (see
         :mod:`~buckypaper_os.nitride_service.barbican_relay`) and returns
         the sealed blob unchanged. The ticket is checked here first only
-        to spare Barbican hopeless requests; the Vault decides.
+        to spare Barbican hopeless requests, and its instance's release
+        rate limit (:mod:`~buckypaper_os.nitride_service.ratelimit`) to
+        spare Barbican floods; the Vault decides.
         """
         body = self._json_body(request)
         secret = body.get('secret')
@@ -149,6 +151,8 @@ class NitrideApp:
                                        secret_ref=secret.lower())
             raise problems.Problem(403, 'ticket refused', [reason]) from None
         secret = secret.lower()
+        self.engine.admit_release(instance, claims.get(token.PROJECT),
+                                  secret)
         mark = db_api.audit_last_id()
         try:
             sealed = self.relay.release(secret, ticket)

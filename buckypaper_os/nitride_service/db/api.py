@@ -203,7 +203,6 @@ def _write(statement: sa.Executable, parameters: dict,
 _REFERENCES = models.ReferenceValue.__table__
 _BINDINGS = models.InstanceBinding.__table__
 _NONCES = models.Nonce.__table__
-_RATES = models.ChallengeRate.__table__
 _PROJECT_POLICY = models.AppraisalPolicy.__table__.alias('project_policy')
 _FLAVOR_POLICY = models.AppraisalPolicy.__table__.alias('flavor_policy')
 _REGISTRATION = (
@@ -227,14 +226,24 @@ _NONCE_CONSUME = (
     .values(used=True, used_at=sa.bindparam('now', type_=sa.DateTime)))
 _NOW_US = sa.bindparam('now', type_=sa.BigInteger)
 _INTERVAL_US = sa.bindparam('interval', type_=sa.BigInteger)
-_RATE_ADMIT = (
-    sa.update(_RATES)
-    .where(_RATES.c.instance_uuid == sa.bindparam('instance'),
-           _RATES.c.tat <= sa.bindparam('limit', type_=sa.BigInteger))
-    .values(tat=sa.case((_RATES.c.tat > _NOW_US, _RATES.c.tat + _INTERVAL_US),
-                        else_=_NOW_US + _INTERVAL_US)))
-_RATE_TAT = sa.select(_RATES.c.tat).where(
-    _RATES.c.instance_uuid == sa.bindparam('instance'))
+
+
+def _rate_statements(table: sa.Table) -> typing.Tuple[sa.Update, sa.Select]:
+    """The conditional UPDATE of a GCRA rate table, and its TAT query."""
+    admit = (
+        sa.update(table)
+        .where(table.c.instance_uuid == sa.bindparam('instance'),
+               table.c.tat <= sa.bindparam('limit', type_=sa.BigInteger))
+        .values(tat=sa.case((table.c.tat > _NOW_US,
+                             table.c.tat + _INTERVAL_US),
+                            else_=_NOW_US + _INTERVAL_US)))
+    return admit, sa.select(table.c.tat).where(
+        table.c.instance_uuid == sa.bindparam('instance'))
+
+
+#: The rate tables: the budgets of challenges and of releases.
+RATES = (models.ChallengeRate, models.ReleaseRate)
+_RATE = {model: _rate_statements(model.__table__) for model in RATES}
 _ATTESTATIONS = models.Attestation.__table__
 _RELEASE_FACTS = (
     sa.select(_ATTESTATIONS.c.instance_uuid,
@@ -251,8 +260,7 @@ _RELEASE_ALLOWED = sa.select(_AUDIT.id).where(
     _AUDIT.instance_uuid == sa.bindparam('instance'),
     _AUDIT.secret_ref == sa.bindparam('secret')).limit(1)
 _INSERT = {model: sa.insert(model.__table__) for model in (
-    models.Nonce, models.Attestation, models.AuditEvent,
-    models.ChallengeRate)}
+    models.Nonce, models.Attestation, models.AuditEvent) + RATES}
 
 
 def _session(write: bool = False) -> orm.Session:
@@ -356,7 +364,7 @@ def binding_create(instance_uuid: str, project_id: str, tee: str,
     An instance has one binding for life: a second one raises oslo.db's
     ``DBDuplicateEntry``. Its challenge budget starts full, in the same
     transaction, so that its first challenge is the one conditional UPDATE
-    of :func:`challenge_admit` like every other.
+    of :func:`rate_admit` like every other.
     """
     with _session(write=True) as session, session.begin():
         session.add(models.InstanceBinding(
@@ -438,42 +446,44 @@ def nonce_consume(instance_uuid: str, nonce: bytes,
     raise NonceRefused('nonce expired')
 
 
-def challenge_admit(instance_uuid: str, interval: int, burst: int,
-                    now: int) -> int:
-    """Admit a challenge of an instance under its rate limit (GCRA).
+def rate_admit(model: type, instance_uuid: str, interval: int, burst: int,
+               now: int) -> int:
+    """Admit a request of an instance under its rate limit (GCRA).
 
-    Times are integer microseconds. Each admitted challenge moves the
-    instance's theoretical arrival time ``interval`` further; up to
-    ``burst`` challenges pass at once. Returns 0 when admitted, otherwise
-    the microseconds until the next one would be. One conditional UPDATE
-    decides, so concurrent API processes sharing the database cannot
-    admit more than the limit between them.
+    ``model`` is one of :data:`RATES`. Times are integer microseconds.
+    Each admitted request moves the instance's theoretical arrival time
+    ``interval`` further; up to ``burst`` requests pass at once. Returns 0
+    when admitted, otherwise the microseconds until the next one would be.
+    One conditional UPDATE decides, so concurrent API processes sharing
+    the database cannot admit more than the limit between them.
     """
+    admit, tat_of = _RATE[model]
     limit = now + (burst - 1) * interval
     for _ in range(2):
         with writing() as connection:
-            if connection.execute(_RATE_ADMIT, {
+            if connection.execute(admit, {
                     'instance': instance_uuid, 'limit': limit, 'now': now,
                     'interval': interval}).rowcount:
                 return 0
-            tat = connection.execute(_RATE_TAT, {
+            tat = connection.execute(tat_of, {
                 'instance': instance_uuid}).scalar()
         if tat is not None:
             # Never more than one interval: a ``now`` gone stale waiting for
             # the database would overstate the wait.
             return min(interval, max(1, tat - limit))
         try:
-            _write(_INSERT[models.ChallengeRate], {
-                'instance_uuid': instance_uuid, 'tat': now + interval})
+            _write(_INSERT[model], {'instance_uuid': instance_uuid,
+                                    'tat': now + interval})
             return 0
         except db_exc.DBDuplicateEntry:
             continue  # another process admitted its first one: retry
     return interval  # raced twice with the instance's removal: refuse
 
 
-def challenge_rate_delete(instance_uuid: str) -> bool:
-    """Forget an instance's challenge rate; false if there was none."""
-    return _delete(models.ChallengeRate, instance_uuid)
+def rates_delete(instance_uuid: str) -> bool:
+    """Forget an instance's rate limits; false if it had none."""
+    deleted = [_delete(model, instance_uuid) for model in RATES]
+    return any(deleted)
 
 
 def nonce_purge(now: typing.Optional[datetime.datetime] = None) -> int:

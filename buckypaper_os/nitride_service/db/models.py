@@ -140,16 +140,26 @@ class AuditEvent(Base):
         sa.DateTime, index=True)
 
 
-class ChallengeRate(Base):
-    """The challenge rate limit of an instance (GCRA).
+class RateMixin:
+    """A per-instance rate limit (GCRA).
 
-    ``tat`` is the theoretical arrival time of the next challenge, in
+    ``tat`` is the theoretical arrival time of the next request, in
     microseconds since the epoch: integers compare exactly on every
     database, unlike fractional DateTime values.
     """
 
-    __tablename__ = 'challenge_rates'
-
     instance_uuid: orm.Mapped[str] = orm.mapped_column(
         sa.String(UUID_LENGTH), primary_key=True)
     tat: orm.Mapped[int] = orm.mapped_column(sa.BigInteger)
+
+
+class ChallengeRate(RateMixin, Base):
+    """The challenge rate limit of an instance."""
+
+    __tablename__ = 'challenge_rates'
+
+
+class ReleaseRate(RateMixin, Base):
+    """The release rate limit of an instance (migration 0004)."""
+
+    __tablename__ = 'release_rates'

@@ -53,11 +53,11 @@ def test_migrations_create_schema_matching_models(db_file):
     engine = api.get_engine()
     assert migration.version(engine) is None
     migration.upgrade(engine)
-    assert migration.version(engine) == '0003'
+    assert migration.version(engine) == '0004'
     assert set(sa.inspect(engine).get_table_names()) == {
         'alembic_version', 'reference_values', 'instance_bindings',
         'nonces', 'attestations', 'appraisal_policies', 'audit_log',
-        'challenge_rates'}
+        'challenge_rates', 'release_rates'}
     with engine.connect() as connection:
         context = alembic_migration.MigrationContext.configure(connection)
         diff = autogenerate.compare_metadata(context, models.Base.metadata)
@@ -69,7 +69,7 @@ def test_downgrade_drops_everything_and_upgrade_again(db):
     migration.downgrade(engine, 'base')
     assert sa.inspect(engine).get_table_names() == ['alembic_version']
     migration.upgrade(engine)
-    assert migration.version(engine) == '0003'
+    assert migration.version(engine) == '0004'
 
 
 def test_manage_db_sync_and_version(tmp_path):
@@ -85,7 +85,7 @@ def test_manage_db_sync_and_version(tmp_path):
 
     assert manage('version') == 'none'
     manage('sync')
-    assert manage('version') == '0003'
+    assert manage('version') == '0004'
     tables = {row[0] for row in sqlite3.connect(path).execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert 'audit_log' in tables and 'nonces' in tables

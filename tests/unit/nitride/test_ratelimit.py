@@ -1,4 +1,4 @@
-"""The per-instance challenge rate limit: GCRA in the shared database."""
+"""The per-instance rate limits: GCRA in the shared database."""
 
 import multiprocessing
 import uuid
@@ -20,12 +20,17 @@ INSTANCE = str(uuid.uuid4())
 
 @pytest.fixture
 def limits(nitride_conf):
-    """10 challenges a minute (one per 6 s), bursts of 3."""
-    nitride_conf.set_override('challenges_per_minute', 10, 'nitride')
-    nitride_conf.set_override('challenge_burst', 3, 'nitride')
+    """Challenges: 10 a minute (one per 6 s), bursts of 3.
+
+    Releases: 2 a minute, bursts of 2.
+    """
+    options = {'challenges_per_minute': 10, 'challenge_burst': 3,
+               'releases_per_minute': 2, 'release_burst': 2}
+    for name, value in options.items():
+        nitride_conf.set_override(name, value, 'nitride')
     yield nitride_conf
-    nitride_conf.clear_override('challenges_per_minute', 'nitride')
-    nitride_conf.clear_override('challenge_burst', 'nitride')
+    for name in options:
+        nitride_conf.clear_override(name, 'nitride')
 
 
 def _rows(model, instance) -> int:
@@ -34,8 +39,13 @@ def _rows(model, instance) -> int:
             model).where(model.instance_uuid == instance))
 
 
-def test_burst_then_the_sustained_rate(nitride_conf):
-    admit = db_api.challenge_admit
+def _admit(model):
+    return lambda *args: db_api.rate_admit(model, *args)
+
+
+@pytest.mark.parametrize('model', db_api.RATES)
+def test_burst_then_the_sustained_rate(nitride_conf, model):
+    admit = _admit(model)
     assert [admit(INSTANCE, 6 * SECOND, 3, T0) for _ in range(3)] == [0] * 3
     assert admit(INSTANCE, 6 * SECOND, 3, T0) == 6 * SECOND
     assert admit(INSTANCE, 6 * SECOND, 3, T0 + 5 * SECOND) == SECOND
@@ -48,38 +58,46 @@ def test_burst_then_the_sustained_rate(nitride_conf):
 
 
 def test_refusals_do_not_extend_the_wait(nitride_conf):
+    admit = _admit(models.ChallengeRate)
     for _ in range(50):
-        db_api.challenge_admit(INSTANCE, 6 * SECOND, 1, T0)
-    assert db_api.challenge_admit(INSTANCE, 6 * SECOND, 1,
-                                  T0 + 6 * SECOND) == 0
+        admit(INSTANCE, 6 * SECOND, 1, T0)
+    assert admit(INSTANCE, 6 * SECOND, 1, T0 + 6 * SECOND) == 0
 
 
 def test_a_stale_clock_never_waits_more_than_an_interval(nitride_conf):
     """A request whose ``now`` was read before a later one was admitted."""
-    assert db_api.challenge_admit(INSTANCE, 6 * SECOND, 1,
-                                  T0 + 10 * SECOND) == 0
-    assert db_api.challenge_admit(INSTANCE, 6 * SECOND, 1, T0) == 6 * SECOND
+    admit = _admit(models.ChallengeRate)
+    assert admit(INSTANCE, 6 * SECOND, 1, T0 + 10 * SECOND) == 0
+    assert admit(INSTANCE, 6 * SECOND, 1, T0) == 6 * SECOND
 
 
-def test_instances_have_their_own_budgets(nitride_conf):
+def test_instances_and_kinds_have_their_own_budgets(nitride_conf):
     other = str(uuid.uuid4())
-    assert db_api.challenge_admit(INSTANCE, SECOND, 1, T0) == 0
-    assert db_api.challenge_admit(INSTANCE, SECOND, 1, T0) == SECOND
-    assert db_api.challenge_admit(other, SECOND, 1, T0) == 0
+    challenge, release = (_admit(model) for model in db_api.RATES)
+    assert challenge(INSTANCE, SECOND, 1, T0) == 0
+    assert challenge(INSTANCE, SECOND, 1, T0) == SECOND
+    assert challenge(other, SECOND, 1, T0) == 0
+    assert release(INSTANCE, SECOND, 1, T0) == 0
+    assert release(INSTANCE, SECOND, 1, T0) == SECOND
 
 
 def test_retry_after_in_whole_seconds(limits):
     now = T0 / SECOND
-    assert [ratelimit.retry_after(limits, INSTANCE, now)
+    assert [ratelimit.retry_after(limits, 'challenge', INSTANCE, now)
             for _ in range(4)] == [0, 0, 0, 6]
-    assert ratelimit.retry_after(limits, INSTANCE, now + 5.5) == 1
+    assert ratelimit.retry_after(limits, 'challenge', INSTANCE,
+                                 now + 5.5) == 1
+    # Releases: 2 a minute (one per 30 s), bursts of 2.
+    assert [ratelimit.retry_after(limits, 'release', INSTANCE, now)
+            for _ in range(3)] == [0, 0, 30]
 
 
 def _race(url, instance, barrier, results, attempts):
     bp_conf.CONF([], project='buckypaper', default_config_files=[])
     bp_conf.CONF.set_override('connection', url, group='database')
     barrier.wait(60)
-    admitted = sum(db_api.challenge_admit(instance, 60 * SECOND, 5, T0) == 0
+    admitted = sum(db_api.rate_admit(models.ChallengeRate, instance,
+                                     60 * SECOND, 5, T0) == 0
                    for _ in range(attempts))
     results.put(admitted)
     db_api.dispose_engine()
@@ -128,6 +146,27 @@ def test_registration_starts_and_removal_forgets_the_budget(
     assert _rows(models.ChallengeRate, instance) == 1  # before any challenge
     engine.challenge(instance)
     assert _rows(models.ChallengeRate, instance) == 1
+    engine.admit_release(instance, 'project-a', str(uuid.uuid4()))
+    assert _rows(models.ReleaseRate, instance) == 1  # from the first one
     engine.remove(instance)
     assert _rows(models.ChallengeRate, instance) == 0
-    assert db_api.challenge_rate_delete(instance) is False
+    assert _rows(models.ReleaseRate, instance) == 0
+    assert db_api.rates_delete(instance) is False
+
+
+def test_release_flood_is_refused_with_retry_after_and_audited(engine,
+                                                               limits):
+    instance, secret = str(uuid.uuid4()), str(uuid.uuid4())
+    engine.register(instance, 'project-a', 'sev-snp',
+                    [guests.MEASUREMENT.hex()])
+    for _ in range(2):
+        engine.admit_release(instance, 'project-a', secret)
+    for _ in range(5):
+        with pytest.raises(engine_mod.Refused) as exc:
+            engine.admit_release(instance, 'project-a', secret)
+        assert exc.value.code == 429 and 1 <= exc.value.retry_after <= 30
+    refused = [e for e in db_api.audit_list(instance)
+               if e['event'] == 'release']
+    assert [e['decision'] for e in refused] == ['refused'] * 5
+    assert 'too many releases' in refused[-1]['reasons'][0]
+    assert {e['secret_ref'] for e in refused} == {secret}

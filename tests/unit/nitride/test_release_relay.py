@@ -210,6 +210,27 @@ def test_forged_ticket_never_reaches_barbican(app, ticket):
     assert FakeBarbican.requests == []
 
 
+def test_release_flood_stops_before_barbican(app, ticket, nitride_conf):
+    nitride_conf.set_override('release_burst', 3, 'nitride')
+    nitride_conf.set_override('releases_per_minute', 6, 'nitride')
+    try:
+        answers = [_release(app, {'secret': SECRET, 'ticket': ticket[0]})
+                   for _ in range(8)]
+    finally:
+        nitride_conf.clear_override('release_burst', 'nitride')
+        nitride_conf.clear_override('releases_per_minute', 'nitride')
+    assert [a.status_int for a in answers] == [200] * 3 + [429] * 5
+    assert all(1 <= int(a.headers['Retry-After']) <= 10
+               for a in answers[3:])
+    assert 'sealed' not in answers[-1].json
+    # Barbican saw the three admitted releases only.
+    assert len([p for p, _ in FakeBarbican.requests
+                if SECRET in p]) == 3
+    last = _last_release(ticket[1])
+    assert (last['decision'], last['secret_ref']) == ('refused', SECRET)
+    assert last['reasons'][0].startswith('too many releases')
+
+
 @pytest.mark.parametrize('decided', ['nothing', 'refused', 'other secret'])
 def test_no_vault_decision_nothing_relayed(app, ticket, engine, decided):
     """Another store answers (multiple-store mode) with what looks sealed.
