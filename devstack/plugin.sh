@@ -227,8 +227,10 @@ function create_buckypaper_flavors {
                 > /dev/null 2>&1; then
             continue
         fi
-        openstack --os-cloud devstack-admin \
-            --os-nitride-transport-url "$(get_transport_url)" \
+        # The broker URL holds its password: in the environment, not in
+        # argv, which every local user can read.
+        OS_NITRIDE_TRANSPORT_URL="$(get_transport_url)" \
+            openstack --os-cloud devstack-admin \
             confidential flavor create "$name" "${options[@]}"
     done
 }

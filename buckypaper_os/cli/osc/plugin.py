@@ -42,7 +42,9 @@ def build_option_parser(parser):
         default=os.environ.get('OS_NITRIDE_TRANSPORT_URL'),
         help='oslo.messaging URL of the control plane\'s message broker, '
              'where Nitride serves RPC (operators only; '
-             'Env: OS_NITRIDE_TRANSPORT_URL)')
+             'Env: OS_NITRIDE_TRANSPORT_URL, preferred: the URL holds the '
+             'broker\'s password, and any local user can read a '
+             'command line)')
     parser.add_argument(
         '--os-nitride-topic', metavar='<topic>',
         default=os.environ.get('OS_NITRIDE_TOPIC'),

@@ -39,6 +39,9 @@ sudo() {
 }
 openstack() {
     record openstack "$@"
+    if [[ -n "${OS_NITRIDE_TRANSPORT_URL:-}" ]]; then
+        record openstack-environment "$OS_NITRIDE_TRANSPORT_URL"
+    fi
     # "flavor show" finds no flavor: the plugin creates each one.
     [[ " $* " != *" flavor show "* ]]
 }
@@ -339,6 +342,13 @@ def test_starts_nitride_and_creates_flavors(full):
          '2048', '--disk', '20', '--disk-key', 'generate'],
         ['cvm.tdx.disk-key', '--tee', 'tdx', '--vcpus', '2', '--ram', '2048',
          '--disk', '20', '--disk-key', 'generate']]
+    # The broker's URL (and password) reaches them in the environment,
+    # never in argv.
+    assert [c for c in calls if c[0] == 'openstack-environment'] == [
+        ['openstack-environment',
+         'rabbit://stackrabbit:pw@127.0.0.1:5672/']] * 4
+    assert not [c for c in calls
+                if c[0] == 'openstack' and any('pw@' in a for a in c)]
 
 
 def test_without_barbican_no_disk_key_flavors(tmp_path):
