@@ -35,6 +35,20 @@ OPTS = [
                      'token signing keys, ECDSA P-384 or ML-DSA-65. They '
                      'stay published in the JWKS and accepted by '
                      'verification until the tokens they signed expire.'),
+    cfg.StrOpt('allowed_measurements_file',
+               help='File of the launch measurements (SEV-SNP MEASUREMENT, '
+                    'TDX MRTD) that registrations may name: one per line, '
+                    'hex of 48 bytes, # comments. Anyone with broker '
+                    'credentials, every nova-compute host included, can '
+                    'register an instance; with this file they can '
+                    'register only measurements the operator approved '
+                    '(e.g. computed with buckypaper-measure for each '
+                    'firmware and flavor). Other registrations are refused '
+                    'and audited, and an instance none of whose registered '
+                    'measurements is still listed fails attestation. '
+                    'Unset: any measurement may be registered. Read at '
+                    'start by the workers and the guest API; keep it on '
+                    'the Nitride hosts, writable by root only.'),
     cfg.StrOpt('decision_key_file',
                help='PEM file with the Ed25519 private key (PKCS#8, '
                     'unencrypted) that signs the workers\' release '

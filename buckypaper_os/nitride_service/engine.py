@@ -17,6 +17,7 @@ from oslo_log import log as logging
 
 from buckypaper_os import attestation
 from buckypaper_os import binding
+from buckypaper_os.nitride_service import allowlist
 from buckypaper_os.nitride_service import appraisal
 from buckypaper_os.nitride_service import audit
 from buckypaper_os.nitride_service.db import api as db_api
@@ -101,6 +102,9 @@ class Engine:
                         'send (an SEV-SNP guest may leave out the CRL).')
         #: The operator's appraisal policy, under every other document.
         self.default_policy = appraisal.load(conf.attestation.policy_file)
+        #: The measurements registrations may name (None: any).
+        self.allowed_measurements = allowlist.load(
+            conf.nitride.allowed_measurements_file)
         self.auditor = auditor or audit.Auditor()
 
     # Registration (Nova)
@@ -131,6 +135,12 @@ class Engine:
                               'required', 400)
             attestation.Policy.from_dict({'measurements': list(
                 measurements)})
+            outside = set(measurements) - set(allowlist.permitted(
+                self.allowed_measurements, measurements))
+            if outside:
+                raise Refused('measurement %s is not in the operator\'s '
+                              'allowed measurements' % min(outside).lower(),
+                              403)
         except (ValueError, TypeError) as exc:
             self._refuse('register', Refused(str(exc), 400), instance_uuid,
                          project_id)
@@ -258,8 +268,16 @@ class Engine:
             'project_id']
         fixed = {'report_data': binding.report_data(
             nonce, tee_public_key).hex()}
-        if reference['measurements']:
-            fixed['measurements'] = reference['measurements']
+        measurements = allowlist.permitted(self.allowed_measurements,
+                                           reference['measurements'] or ())
+        if not measurements:  # fail closed: no measurement, no check
+            self._refuse('attest', Refused(
+                'no registered measurement of this instance is in the '
+                'operator\'s allowed measurements'
+                if reference['measurements'] else
+                'the instance has no registered measurement'),
+                instance, project)
+        fixed['measurements'] = measurements
         if reference['tee'] == binding.SNP:
             fixed['host_data'] = binding.host_data(instance, project).hex()
         else:

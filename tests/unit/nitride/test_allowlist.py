@@ -1,0 +1,122 @@
+"""The operator's allowlist of launch measurements."""
+
+import uuid
+
+import pytest
+
+from buckypaper_os.nitride_service import allowlist
+from buckypaper_os.nitride_service.db import api as db_api
+from buckypaper_os.nitride_service import decision
+from buckypaper_os.nitride_service import engine as engine_mod
+from tests.unit.nitride import guests
+
+PROJECT = 'project-a'
+MEASUREMENT = guests.MEASUREMENT.hex()
+OTHER = 'ab' * 48
+
+
+def _file(tmp_path, text: str) -> str:
+    path = tmp_path / 'allowed-measurements'
+    path.write_text(text)
+    return str(path)
+
+
+def test_load_reads_hex_lines_and_comments(tmp_path):
+    path = _file(tmp_path, '# firmware 2026.08, 2 and 4 vCPUs\n\n'
+                 '%s\n  %s  # 4 vCPUs\n' % (MEASUREMENT.upper(), OTHER))
+    assert allowlist.load(path) == {MEASUREMENT, OTHER}
+    assert allowlist.load(None) is None and allowlist.load('') is None
+
+
+@pytest.mark.parametrize('text, line', [
+    ('%s\nnot hex\n', 2), ('%s\n%s00\n', 2), ('%s\n' + 'g' * 96, 2),
+    ('%s\n%s\n' + 'a' * 95, 3)])
+def test_load_names_the_first_bad_line(tmp_path, text, line):
+    path = _file(tmp_path, text.replace('%s', MEASUREMENT))
+    with pytest.raises(allowlist.AllowlistError, match='line %d' % line):
+        allowlist.load(path)
+
+
+def test_an_empty_or_missing_file_is_an_error(tmp_path):
+    with pytest.raises(allowlist.AllowlistError, match='no measurement'):
+        allowlist.load(_file(tmp_path, '# nothing yet\n'))
+    with pytest.raises(allowlist.AllowlistError):
+        allowlist.load(str(tmp_path / 'absent'))
+    with pytest.raises(allowlist.AllowlistError):
+        allowlist.load(_file(tmp_path, '\u00e9' * 96))
+
+
+def test_permitted_keeps_the_listed_only():
+    assert allowlist.permitted(None, [MEASUREMENT, OTHER]) == [MEASUREMENT,
+                                                               OTHER]
+    assert allowlist.permitted(frozenset([OTHER]),
+                               [MEASUREMENT, OTHER.upper()]) == [
+        OTHER.upper()]
+    assert allowlist.permitted(frozenset([OTHER]), [MEASUREMENT]) == []
+
+
+@pytest.fixture
+def listing(nitride_conf, decision_key_file, tmp_path):
+    """An engine whose allowlist holds ``measurements``."""
+    def engine(*measurements):
+        nitride_conf.set_override(
+            'allowed_measurements_file',
+            _file(tmp_path, '\n'.join(measurements)), 'nitride')
+        return engine_mod.Engine(nitride_conf,
+                                 decision_key=decision.load_private_key(
+                                     decision_key_file))
+    yield engine
+    nitride_conf.clear_override('allowed_measurements_file', 'nitride')
+
+
+def _attest(engine, guest):
+    nonce = engine_mod.b64decode(
+        engine.challenge(guest.instance_uuid)['nonce'], 'nonce', 64)
+    report, certs = guest.evidence(nonce)
+    return engine.attest(guest.instance_uuid, nonce, report, certs,
+                         guest.public_key)
+
+
+def test_registration_outside_the_list_is_refused_and_audited(listing):
+    engine = listing(OTHER)
+    instance = str(uuid.uuid4())
+    with pytest.raises(engine_mod.Refused) as exc:
+        engine.register(instance, PROJECT, 'sev-snp', [OTHER, MEASUREMENT])
+    assert exc.value.code == 403
+    assert exc.value.reasons == [
+        'measurement %s is not in the operator\'s allowed measurements'
+        % MEASUREMENT]
+    assert db_api.binding_get(instance) is None
+    assert db_api.reference_get(instance) is None
+    last = db_api.audit_list(instance)[-1]
+    assert (last['event'], last['decision']) == ('register', 'refused')
+    assert MEASUREMENT in last['reasons'][0]
+
+
+def test_listed_measurements_register_and_attest(listing, pki):
+    engine = listing(MEASUREMENT, OTHER)
+    instance = str(uuid.uuid4())
+    engine.register(instance, PROJECT, 'sev-snp', [MEASUREMENT.upper()])
+    guest = guests.Guest(pki, instance, PROJECT)
+    assert _attest(engine, guest)['status'] == 'affirming'
+
+
+def test_a_measurement_taken_off_the_list_no_longer_attests(listing, pki):
+    instance = str(uuid.uuid4())
+    listing(MEASUREMENT).register(instance, PROJECT, 'sev-snp',
+                                  [MEASUREMENT])
+    guest = guests.Guest(pki, instance, PROJECT)
+    engine = listing(OTHER)  # the operator revoked that firmware
+    with pytest.raises(engine_mod.Refused) as exc:
+        _attest(engine, guest)
+    assert exc.value.reasons == [
+        'no registered measurement of this instance is in the operator\'s '
+        'allowed measurements']
+    last = db_api.audit_list(instance)[-1]
+    assert (last['event'], last['decision']) == ('attest', 'refused')
+    assert db_api.attestation_get_latest(instance) is None
+
+
+def test_a_bad_allowlist_stops_the_engine(listing):
+    with pytest.raises(allowlist.AllowlistError):
+        listing('not a measurement')
