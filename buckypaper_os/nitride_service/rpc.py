@@ -67,9 +67,13 @@ def quiet_idle_polling() -> None:
     fight for the GIL. Messages still wake a listener at once. With this, a
     notification listener in the same process (Nitride's
     :mod:`~buckypaper_os.nitride_service.nova_events`) acknowledges or
-    requeues each event up to :data:`IDLE_POLL` seconds after handling it;
-    delivery stays at least once. The constant is private and shared by
-    every listener of the process.
+    requeues each event :data:`IDLE_POLL` seconds after handling it (up to
+    oslo.messaging's 5 s maximum after a handler slower than that), and at
+    shutdown the last second's acknowledgements may be lost: delivery stays
+    at least once. With a prefetch limit the broker would wait for those
+    acknowledgements, so workers that listen to Nova with one do not call
+    this (:func:`~buckypaper_os.nitride_service.service.may_quiet`). The
+    constant is private and shared by every listener of the process.
     """
     from oslo_messaging._drivers import amqpdriver
     current = getattr(amqpdriver, 'ACK_REQUEUE_EVERY_SECONDS_MIN', None)

@@ -50,6 +50,20 @@ def build_server(conf, engine: engine_mod.Engine
         serializer=rpc.ContextSerializer())
 
 
+def may_quiet(conf, listener: typing.Optional[
+        messaging.MessageHandlingServer]) -> bool:
+    """May this worker's listeners skip idle polling (:mod:`.rpc`)?
+
+    Yes unless it also listens to Nova with a prefetch limit: the broker
+    then waits for acknowledgements, which quiet polling defers by a
+    second or more, and the events would trickle in at about the limit
+    per second.
+    """
+    rabbit = getattr(conf, 'oslo_messaging_rabbit', None)
+    return listener is None or not getattr(
+        rabbit, 'rabbit_qos_prefetch_count', 0)
+
+
 def purge_nonces(conf, stop: threading.Event) -> None:
     """Delete expired nonces every interval until ``stop`` is set.
 
@@ -70,10 +84,11 @@ def main(argv: typing.Optional[list] = None) -> int:
     """Run one worker until SIGTERM or SIGINT."""
     daemon.prepare(argv, 'buckypaper-nitride')
     engine = build_engine(CONF)
-    rpc.quiet_idle_polling()  # before any listener starts
     server = build_server(CONF, engine)
-    server.start()
     listener = nova_events.build_listener(CONF, engine)
+    if may_quiet(CONF, listener):
+        rpc.quiet_idle_polling()
+    server.start()
     if listener is not None:
         listener.start()
     stop = threading.Event()

@@ -4,6 +4,7 @@ import datetime
 import time
 import uuid
 
+from oslo_config import cfg
 import oslo_messaging as messaging
 import pytest
 import sqlalchemy as sa
@@ -298,6 +299,20 @@ def test_workers_load_the_decision_key(nitride_conf, decision_key_file):
     worker = service.build_engine(nitride_conf)
     assert worker.decision_key.public_key() == decision.load_private_key(
         decision_key_file).public_key()
+
+
+def test_workers_poll_quietly_unless_nova_events_are_prefetched():
+    conf = cfg.ConfigOpts()
+    conf([])
+    assert service.may_quiet(conf, None)  # no rabbit options yet
+    messaging.get_rpc_transport(conf, url='rabbit://u:p@127.0.0.1:9/')
+    listener = object()
+    assert service.may_quiet(conf, None)
+    assert service.may_quiet(conf, listener)
+    conf.set_override('rabbit_qos_prefetch_count', 10,
+                      'oslo_messaging_rabbit')
+    assert service.may_quiet(conf, None)
+    assert not service.may_quiet(conf, listener)
 
 
 def test_decision_key_must_be_ed25519_and_private(token_key_file,
