@@ -93,8 +93,8 @@ OPTS = [
                     'are refused (HTTP 429 with Retry-After) and audited '
                     'before Barbican is asked, so that a guest holding a '
                     'ticket cannot make Barbican and the workers work '
-                    'without bound. Kept in the database like '
-                    'challenges_per_minute.'),
+                    'without bound through the guest API. Kept in the '
+                    'database like challenges_per_minute.'),
     cfg.IntOpt('release_burst', default=10, min=1, max=1000,
                help='Releases one instance may ask for in quick '
                     'succession (a key per encrypted disk at boot) before '

@@ -186,6 +186,9 @@ class Engine:
         """A fresh single-use nonce for a registered instance."""
         reference = self._reference('challenge', instance_uuid)
         wait = ratelimit.retry_after(self.conf, 'challenge', instance_uuid)
+        if wait is None:  # removed since the lookup above
+            self._refuse('challenge', Refused('unknown instance', 404),
+                         instance_uuid, reference['project_id'])
         if wait:
             self._refuse('challenge', Refused(
                 'too many challenges for this instance; retry in %d s'
@@ -393,6 +396,10 @@ class Engine:
                       secret_ref: str) -> None:
         """Take a release from an instance's budget, or refuse it (429)."""
         wait = ratelimit.retry_after(self.conf, 'release', instance_uuid)
+        if wait is None:
+            self._refuse('release', Refused(
+                'the ticket\'s instance is no longer registered', 403),
+                instance_uuid, project_id, secret_ref=secret_ref)
         if wait:
             self._refuse('release', Refused(
                 'too many releases for this instance; retry in %d s'

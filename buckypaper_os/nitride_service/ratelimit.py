@@ -37,12 +37,13 @@ LIMITS = {
 
 
 def retry_after(conf: cfg.ConfigOpts, kind: str, instance_uuid: str,
-                now: typing.Optional[float] = None) -> int:
+                now: typing.Optional[float] = None) -> typing.Optional[int]:
     """Take a ``kind`` request (see :data:`LIMITS`) from an instance's budget.
 
     Returns 0 when the request is admitted, otherwise the whole seconds
-    (at least 1) until the instance may ask again. ``now`` is a UNIX
-    time, the current one by default.
+    (at least 1) until the instance may ask again, or ``None`` when the
+    instance has no budget: it is not bound. ``now`` is a UNIX time, the
+    current one by default.
     """
     model, per_minute, burst = LIMITS[kind]
     now = time.time() if now is None else now
@@ -50,4 +51,4 @@ def retry_after(conf: cfg.ConfigOpts, kind: str, instance_uuid: str,
         model, instance_uuid,
         60 * MICROSECONDS // conf.nitride[per_minute],
         conf.nitride[burst], int(now * MICROSECONDS))
-    return math.ceil(wait / MICROSECONDS)
+    return None if wait is None else math.ceil(wait / MICROSECONDS)

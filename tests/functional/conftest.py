@@ -7,6 +7,7 @@ runs in its own process on loopback and reaches RabbitMQ through a
 
 import os
 import shutil
+import typing
 import urllib.parse
 
 import pytest
@@ -35,7 +36,8 @@ class Vault:
     def __init__(self, root: str, broker_url: str, pki_dir: str,
                  debug: bool = True, tap: bool = True,
                  api_server: str = 'wsgiref',
-                 barbican_server: str = 'wsgiref') -> None:
+                 barbican_server: str = 'wsgiref',
+                 options: typing.Optional[dict] = None) -> None:
         self.root = root
         parts = urllib.parse.urlsplit(broker_url)
         # The benchmark goes without the tap: it is not on a real path.
@@ -47,14 +49,16 @@ class Vault:
         port = barbican_mod.free_port()
         headers = barbican_mod.identity(SERVICE_PROJECT, NITRIDE_USER,
                                         'reader')
+        nitride_options = {'nitride_release': {
+            'barbican_endpoint': 'http://127.0.0.1:%d' % port,
+            'auth_type': 'none',
+            'test_identity_headers': ','.join(
+                '%s:%s' % kv for kv in headers.items()),
+            'timeout': 30}}
+        nitride_options.update(options or {})
         self.nitride = Deployment(
             os.path.join(root, 'nitride'), broker_url, pki_dir, workers=2,
-            api=True, options={'nitride_release': {
-                'barbican_endpoint': 'http://127.0.0.1:%d' % port,
-                'auth_type': 'none',
-                'test_identity_headers': ','.join(
-                    '%s:%s' % kv for kv in headers.items()),
-                'timeout': 30}}, api_server=api_server)
+            api=True, options=nitride_options, api_server=api_server)
         try:
             self.barbican = barbican_mod.Barbican(
                 os.path.join(root, 'barbican'),

@@ -16,7 +16,6 @@ import sqlite3
 import threading
 import typing
 
-from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import engines
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -260,7 +259,7 @@ _RELEASE_ALLOWED = sa.select(_AUDIT.id).where(
     _AUDIT.instance_uuid == sa.bindparam('instance'),
     _AUDIT.secret_ref == sa.bindparam('secret')).limit(1)
 _INSERT = {model: sa.insert(model.__table__) for model in (
-    models.Nonce, models.Attestation, models.AuditEvent) + RATES}
+    models.Nonce, models.Attestation, models.AuditEvent)}
 
 
 def _session(write: bool = False) -> orm.Session:
@@ -362,16 +361,16 @@ def binding_create(instance_uuid: str, project_id: str, tee: str,
     """Record the host_data / mr_config_id (hex) Nova gave an instance.
 
     An instance has one binding for life: a second one raises oslo.db's
-    ``DBDuplicateEntry``. Its challenge budget starts full, in the same
-    transaction, so that its first challenge is the one conditional UPDATE
-    of :func:`rate_admit` like every other.
+    ``DBDuplicateEntry``. Its budgets (:data:`RATES`) start full in the
+    same transaction: only a bound instance has them (see
+    :func:`rate_admit`).
     """
     with _session(write=True) as session, session.begin():
         session.add(models.InstanceBinding(
             instance_uuid=instance_uuid, project_id=project_id, tee=tee,
             binding=_binding_hex(binding), created_at=_utcnow()))
-        session.merge(models.ChallengeRate(instance_uuid=instance_uuid,
-                                           tat=0))
+        for model in RATES:
+            session.merge(model(instance_uuid=instance_uuid, tat=0))
 
 
 def binding_get(instance_uuid: str) -> typing.Optional[dict]:
@@ -447,37 +446,32 @@ def nonce_consume(instance_uuid: str, nonce: bytes,
 
 
 def rate_admit(model: type, instance_uuid: str, interval: int, burst: int,
-               now: int) -> int:
+               now: int) -> typing.Optional[int]:
     """Admit a request of an instance under its rate limit (GCRA).
 
     ``model`` is one of :data:`RATES`. Times are integer microseconds.
     Each admitted request moves the instance's theoretical arrival time
     ``interval`` further; up to ``burst`` requests pass at once. Returns 0
-    when admitted, otherwise the microseconds until the next one would be.
-    One conditional UPDATE decides, so concurrent API processes sharing
-    the database cannot admit more than the limit between them.
+    when admitted, otherwise the microseconds until the next one would be,
+    or ``None`` when the instance has no budget: it is not bound (never
+    registered, or removed). One conditional UPDATE decides, so concurrent
+    API processes sharing the database cannot admit more than the limit
+    between them.
     """
     admit, tat_of = _RATE[model]
     limit = now + (burst - 1) * interval
-    for _ in range(2):
-        with writing() as connection:
-            if connection.execute(admit, {
-                    'instance': instance_uuid, 'limit': limit, 'now': now,
-                    'interval': interval}).rowcount:
-                return 0
-            tat = connection.execute(tat_of, {
-                'instance': instance_uuid}).scalar()
-        if tat is not None:
-            # Never more than one interval: a ``now`` gone stale waiting for
-            # the database would overstate the wait.
-            return min(interval, max(1, tat - limit))
-        try:
-            _write(_INSERT[model], {'instance_uuid': instance_uuid,
-                                    'tat': now + interval})
+    with writing() as connection:
+        if connection.execute(admit, {
+                'instance': instance_uuid, 'limit': limit, 'now': now,
+                'interval': interval}).rowcount:
             return 0
-        except db_exc.DBDuplicateEntry:
-            continue  # another process admitted its first one: retry
-    return interval  # raced twice with the instance's removal: refuse
+        tat = connection.execute(tat_of, {
+            'instance': instance_uuid}).scalar()
+    if tat is None:
+        return None
+    # Never more than one interval: a ``now`` gone stale waiting for the
+    # database would overstate the wait.
+    return min(interval, max(1, tat - limit))
 
 
 def rates_delete(instance_uuid: str) -> bool:

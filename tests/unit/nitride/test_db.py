@@ -72,6 +72,29 @@ def test_downgrade_drops_everything_and_upgrade_again(db):
     assert migration.version(engine) == '0004'
 
 
+def test_0004_gives_instances_bound_before_it_their_budgets(db_file):
+    engine = api.get_engine()
+    migration.upgrade(engine, '0003')
+    with engine.begin() as connection:
+        for instance in (INSTANCE, OTHER):
+            connection.execute(sa.text(
+                "INSERT INTO instance_bindings (instance_uuid, project_id, "
+                "tee, binding, created_at) VALUES (:i, 'p', 'sev-snp', "
+                ":b, '2026-01-01 00:00:00')"), {'i': instance, 'b': '00' * 32})
+        # OTHER had asked for a challenge: its budget stays as it was.
+        connection.execute(sa.text(
+            "INSERT INTO challenge_rates VALUES (:i, 42)"), {'i': OTHER})
+    migration.upgrade(engine)
+    with engine.connect() as connection:
+        rows = {table: dict(connection.execute(sa.text(
+            'SELECT instance_uuid, tat FROM %s' % table)).all())
+            for table in ('challenge_rates', 'release_rates')}
+    assert rows == {'challenge_rates': {INSTANCE: 0, OTHER: 42},
+                    'release_rates': {INSTANCE: 0, OTHER: 0}}
+    for model in api.RATES:
+        assert api.rate_admit(model, INSTANCE, 10, 1, 100) == 0
+
+
 def test_manage_db_sync_and_version(tmp_path):
     path = tmp_path / 'managed.sqlite'
     conf_file = tmp_path / 'nitride.conf'

@@ -33,6 +33,16 @@ def limits(nitride_conf):
         nitride_conf.clear_override(name, 'nitride')
 
 
+@pytest.fixture
+def bound(nitride_conf):
+    """Binds INSTANCE (its budgets start full) and returns a binder."""
+    def bind(instance):
+        db_api.binding_create(instance, 'project-a', 'sev-snp', '00' * 32)
+        return instance
+    bind(INSTANCE)
+    return bind
+
+
 def _rows(model, instance) -> int:
     with db_api.get_engine().connect() as connection:
         return connection.scalar(sa.select(sa.func.count()).select_from(
@@ -44,7 +54,7 @@ def _admit(model):
 
 
 @pytest.mark.parametrize('model', db_api.RATES)
-def test_burst_then_the_sustained_rate(nitride_conf, model):
+def test_burst_then_the_sustained_rate(bound, model):
     admit = _admit(model)
     assert [admit(INSTANCE, 6 * SECOND, 3, T0) for _ in range(3)] == [0] * 3
     assert admit(INSTANCE, 6 * SECOND, 3, T0) == 6 * SECOND
@@ -57,22 +67,22 @@ def test_burst_then_the_sustained_rate(nitride_conf, model):
         0, 0, 0, 6 * SECOND]
 
 
-def test_refusals_do_not_extend_the_wait(nitride_conf):
+def test_refusals_do_not_extend_the_wait(bound):
     admit = _admit(models.ChallengeRate)
     for _ in range(50):
         admit(INSTANCE, 6 * SECOND, 1, T0)
     assert admit(INSTANCE, 6 * SECOND, 1, T0 + 6 * SECOND) == 0
 
 
-def test_a_stale_clock_never_waits_more_than_an_interval(nitride_conf):
+def test_a_stale_clock_never_waits_more_than_an_interval(bound):
     """A request whose ``now`` was read before a later one was admitted."""
     admit = _admit(models.ChallengeRate)
     assert admit(INSTANCE, 6 * SECOND, 1, T0 + 10 * SECOND) == 0
     assert admit(INSTANCE, 6 * SECOND, 1, T0) == 6 * SECOND
 
 
-def test_instances_and_kinds_have_their_own_budgets(nitride_conf):
-    other = str(uuid.uuid4())
+def test_instances_and_kinds_have_their_own_budgets(bound):
+    other = bound(str(uuid.uuid4()))
     challenge, release = (_admit(model) for model in db_api.RATES)
     assert challenge(INSTANCE, SECOND, 1, T0) == 0
     assert challenge(INSTANCE, SECOND, 1, T0) == SECOND
@@ -81,7 +91,7 @@ def test_instances_and_kinds_have_their_own_budgets(nitride_conf):
     assert release(INSTANCE, SECOND, 1, T0) == SECOND
 
 
-def test_retry_after_in_whole_seconds(limits):
+def test_retry_after_in_whole_seconds(limits, bound):
     now = T0 / SECOND
     assert [ratelimit.retry_after(limits, 'challenge', INSTANCE, now)
             for _ in range(4)] == [0, 0, 0, 6]
@@ -103,8 +113,9 @@ def _race(url, instance, barrier, results, attempts):
     db_api.dispose_engine()
 
 
-def test_processes_sharing_the_database_enforce_one_limit(nitride_conf):
-    """Three API processes race from an instance's first challenge on."""
+def test_processes_sharing_the_database_enforce_one_limit(bound,
+                                                          nitride_conf):
+    """Three API processes race for one instance's full budget."""
     context = multiprocessing.get_context('spawn')
     barrier = context.Barrier(3)
     results = context.Queue()
@@ -138,20 +149,33 @@ def test_flood_is_refused_with_retry_after_and_audited(engine, limits, pki):
     assert _rows(models.Nonce, instance) == 3
 
 
-def test_registration_starts_and_removal_forgets_the_budget(
+def test_registration_starts_and_removal_forgets_the_budgets(
         engine, limits):
-    instance = str(uuid.uuid4())
+    instance, secret = str(uuid.uuid4()), str(uuid.uuid4())
     engine.register(instance, 'project-a', 'sev-snp',
                     [guests.MEASUREMENT.hex()])
-    assert _rows(models.ChallengeRate, instance) == 1  # before any challenge
+    for model in db_api.RATES:  # before any request
+        assert _rows(model, instance) == 1
     engine.challenge(instance)
-    assert _rows(models.ChallengeRate, instance) == 1
-    engine.admit_release(instance, 'project-a', str(uuid.uuid4()))
-    assert _rows(models.ReleaseRate, instance) == 1  # from the first one
+    engine.admit_release(instance, 'project-a', secret)
     engine.remove(instance)
-    assert _rows(models.ChallengeRate, instance) == 0
-    assert _rows(models.ReleaseRate, instance) == 0
+    for model in db_api.RATES:
+        assert _rows(model, instance) == 0
     assert db_api.rates_delete(instance) is False
+    # A ticket that outlives its instance gets no fresh budget.
+    with pytest.raises(engine_mod.Refused) as exc:
+        engine.admit_release(instance, 'project-a', secret)
+    assert exc.value.code == 403
+    assert _rows(models.ReleaseRate, instance) == 0
+    last = db_api.audit_list(instance)[-1]
+    assert (last['event'], last['decision']) == ('release', 'refused')
+    assert 'no longer registered' in last['reasons'][0]
+
+
+def test_unbound_instances_have_no_budget(nitride_conf):
+    for model in db_api.RATES:
+        assert db_api.rate_admit(model, INSTANCE, SECOND, 5, T0) is None
+        assert _rows(model, INSTANCE) == 0
 
 
 def test_release_flood_is_refused_with_retry_after_and_audited(engine,

@@ -7,6 +7,7 @@ import urllib.parse
 import uuid
 
 from keystoneauth1 import loading as ks_loading
+from oslo_db import exception as db_exc
 import pytest
 import webob
 
@@ -229,6 +230,16 @@ def test_release_flood_stops_before_barbican(app, ticket, nitride_conf):
     last = _last_release(ticket[1])
     assert (last['decision'], last['secret_ref']) == ('refused', SECRET)
     assert last['reasons'][0].startswith('too many releases')
+
+
+def test_rate_limit_unavailable_nothing_relayed(app, ticket, monkeypatch):
+    def broken(*args):
+        raise db_exc.DBConnectionError('database is locked')
+    monkeypatch.setattr(db_api, 'rate_admit', broken)
+    response = _release(app, {'secret': SECRET, 'ticket': ticket[0]})
+    assert response.status_int == 503
+    assert 'sealed' not in response.json
+    assert FakeBarbican.requests == []
 
 
 @pytest.mark.parametrize('decided', ['nothing', 'refused', 'other secret'])

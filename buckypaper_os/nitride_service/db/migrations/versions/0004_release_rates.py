@@ -2,8 +2,9 @@
 
 ``POST /v1/release`` makes Barbican and a Nitride worker work for each
 request; an attested guest may hold a ticket for minutes. Like challenges
-(0002), releases get a budget per instance: one row per instance that
-asked for a release.
+(0002), releases get a budget per instance. From now on only a bound
+instance has budgets (its binding creates both, its removal deletes
+them), so both tables are filled here for the instances bound before.
 
 Revision ID: 0004
 Revises: 0003
@@ -24,6 +25,11 @@ def upgrade() -> None:
         'release_rates',
         sa.Column('instance_uuid', sa.String(36), primary_key=True),
         sa.Column('tat', sa.BigInteger, nullable=False))
+    for table in ('release_rates', 'challenge_rates'):
+        op.execute(
+            'INSERT INTO %s (instance_uuid, tat) SELECT instance_uuid, 0 '
+            'FROM instance_bindings WHERE instance_uuid NOT IN '
+            '(SELECT instance_uuid FROM %s)' % (table, table))
 
 
 def downgrade() -> None:
