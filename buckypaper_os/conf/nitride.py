@@ -35,6 +35,22 @@ OPTS = [
                      'token signing keys, ECDSA P-384 or ML-DSA-65. They '
                      'stay published in the JWKS and accepted by '
                      'verification until the tokens they signed expire.'),
+    cfg.ListOpt('locked_policy_keys',
+                default=['allow_debug', 'allow_migration_agent'],
+                help='Appraisal policy keys that only [attestation] '
+                     'policy_file sets. Project, flavor and instance '
+                     'documents arrive over RPC, which anyone with broker '
+                     'credentials (every nova-compute host) can call as '
+                     'any identity; they may not set these keys to another '
+                     'value than the file\'s (or, without one there, the '
+                     'safe default): such a document is refused (403) and '
+                     'audited, and documents stored before are appraised '
+                     'as if they did not name them. The defaults keep '
+                     'debug and migration-agent guests, whose memory the '
+                     'host can read, from ever getting a key. Any policy '
+                     'key but those the registration fixes (measurements, '
+                     'report_data, host_data, mr_config_id) may be listed, '
+                     'and token_lifetime.'),
     cfg.StrOpt('allowed_measurements_file',
                help='File of the launch measurements (SEV-SNP MEASUREMENT, '
                     'TDX MRTD) that registrations may name: one per line, '
