@@ -25,6 +25,7 @@ from tests import vectors
 
 CONF = bp_conf.CONF
 PROJECT = 'project-int'
+_attest = guests.attest
 SERVICE = context_mod.RequestContext(user_id='barbican', project_id='svc',
                                      roles=['service'])
 
@@ -41,14 +42,6 @@ def _registered_guest(deployment, pki, **kwargs):
     deployment.api.register_instance(
         SERVICE, instance, PROJECT, 'sev-snp', [guests.MEASUREMENT.hex()])
     return guests.Guest(pki, instance, PROJECT, **kwargs)
-
-
-def _attest(guest_api, guest):
-    nonce = engine_mod.b64decode(
-        guest_api.challenge(guest.instance_uuid)['nonce'], 'nonce', 64)
-    report, certs = guest.evidence(nonce)
-    return guest_api.attest(guest.instance_uuid, nonce, report, certs,
-                            guest.public_key)
 
 
 @vectors.needs_vectors

@@ -55,3 +55,10 @@ def engine(nitride_conf, decision_key_file):
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def refused(call, *args, **kwargs) -> engine_mod.Refused:
+    """The :class:`Refused` that ``call(*args, **kwargs)`` raises."""
+    with pytest.raises(engine_mod.Refused) as exc:
+        call(*args, **kwargs)
+    return exc.value

@@ -1,5 +1,6 @@
 """Simulated guests for Nitride's tests: the guest side of the protocol."""
 
+import base64
 import os
 import typing
 
@@ -33,3 +34,18 @@ class Guest:
         """A report binding ``nonce`` and the guest's key, and its certs."""
         data = report_data or binding.report_data(nonce, self.public_key)
         return self.attester.report(data), self.attester.certificates()
+
+
+def attest(engine, guest: Guest, nonce: typing.Optional[bytes] = None,
+           **evidence_kwargs) -> dict:
+    """``guest`` challenges (unless given ``nonce``) and attests.
+
+    ``engine`` is an Engine, or anything with its ``challenge`` and
+    ``attest``.
+    """
+    if nonce is None:
+        nonce = base64.b64decode(
+            engine.challenge(guest.instance_uuid)['nonce'])
+    report, certs = guest.evidence(nonce, **evidence_kwargs)
+    return engine.attest(guest.instance_uuid, nonce, report, certs,
+                         guest.public_key)

@@ -13,6 +13,7 @@ from tests.unit.nitride import guests
 PROJECT = 'project-a'
 MEASUREMENT = guests.MEASUREMENT.hex()
 OTHER = 'ab' * 48
+_attest = guests.attest
 
 
 def _file(tmp_path, text: str) -> str:
@@ -67,14 +68,6 @@ def listing(nitride_conf, decision_key_file, tmp_path):
                                      decision_key_file))
     yield engine
     nitride_conf.clear_override('allowed_measurements_file', 'nitride')
-
-
-def _attest(engine, guest):
-    nonce = engine_mod.b64decode(
-        engine.challenge(guest.instance_uuid)['nonce'], 'nonce', 64)
-    report, certs = guest.evidence(nonce)
-    return engine.attest(guest.instance_uuid, nonce, report, certs,
-                         guest.public_key)
 
 
 def test_registration_outside_the_list_is_refused_and_audited(listing):

@@ -19,6 +19,7 @@ from buckypaper_os.nitride_service import jwk
 from buckypaper_os.nitride_service import service
 from buckypaper_os.nitride_service import token
 from tests.unit.attestation import tdx_fakes
+from tests.unit.nitride import conftest
 from tests.unit.nitride import guests
 from tests import vectors
 
@@ -39,19 +40,8 @@ def _register(engine, instance, project=PROJECT, **kwargs):
     return engine.register(instance, project, 'sev-snp', **kwargs)
 
 
-def _attest(engine, guest, nonce=None, **evidence_kwargs):
-    if nonce is None:
-        nonce = engine_mod.b64decode(
-            engine.challenge(guest.instance_uuid)['nonce'], 'nonce', 64)
-    report, certs = guest.evidence(nonce, **evidence_kwargs)
-    return engine.attest(guest.instance_uuid, nonce, report, certs,
-                         guest.public_key)
-
-
-def _refused(call, *args, **kwargs) -> engine_mod.Refused:
-    with pytest.raises(engine_mod.Refused) as exc:
-        call(*args, **kwargs)
-    return exc.value
+_attest = guests.attest
+_refused = conftest.refused
 
 
 def _last_audit(instance):

@@ -9,12 +9,15 @@ from buckypaper_os.nitride_service import appraisal
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import engine as engine_mod
+from tests.unit.nitride import conftest
 from tests.unit.nitride import guests
 
 PROJECT = 'project-a'
 MEASUREMENT = guests.MEASUREMENT.hex()
 #: An SEV-SNP guest policy with DEBUG (bit 19): the host can read it.
 DEBUG_POLICY = 0x30000 | 1 << 19
+_attest = guests.attest
+_refused = conftest.refused
 
 
 @pytest.fixture
@@ -41,20 +44,6 @@ def _debug_guest(engine, pki, **register):
     instance = str(uuid.uuid4())
     engine.register(instance, PROJECT, 'sev-snp', [MEASUREMENT], **register)
     return guests.Guest(pki, instance, PROJECT, policy=DEBUG_POLICY)
-
-
-def _attest(engine, guest):
-    nonce = engine_mod.b64decode(
-        engine.challenge(guest.instance_uuid)['nonce'], 'nonce', 64)
-    report, certs = guest.evidence(nonce)
-    return engine.attest(guest.instance_uuid, nonce, report, certs,
-                         guest.public_key)
-
-
-def _refused(call, *args, **kwargs) -> engine_mod.Refused:
-    with pytest.raises(engine_mod.Refused) as exc:
-        call(*args, **kwargs)
-    return exc.value
 
 
 def test_only_what_the_registration_does_not_fix_can_be_locked():
