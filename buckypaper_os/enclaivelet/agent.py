@@ -30,9 +30,12 @@ class Failure(Exception):
     """Why the volume was not unlocked; ``stage`` names the step."""
 
     def __init__(self, stage: str, message: str,
-                 status: typing.Optional[int] = None) -> None:
+                 status: typing.Optional[int] = None,
+                 retry_after: typing.Optional[int] = None) -> None:
         self.stage = stage
         self.status = status
+        #: Seconds Nitride asked to wait (its 429s), if it said.
+        self.retry_after = retry_after
         super().__init__(message)
 
 
@@ -48,7 +51,7 @@ def _problem(stage: str, exc: guest_client.GuestApiError) -> Failure:
                         if str(r) not in message)
     if reasons:
         message += ' (%s)' % reasons
-    return Failure(stage, message, exc.status)
+    return Failure(stage, message, exc.status, exc.retry_after)
 
 
 def attest_and_release(settings: dict, say: typing.Callable[[str], None]
@@ -175,7 +178,11 @@ def with_retries(settings: dict, say: typing.Callable[[str], None],
         except Failure as exc:
             if not _may_pass(exc) or attempt == settings['retries']:
                 raise
-            say('%s: %s; retrying in %.1f s' % (exc.stage, exc, delay))
-            sleep(delay)
+            # Nitride's Retry-After, but no longer than max_backoff: the
+            # host may answer in its place.
+            wait = max(delay, min(exc.retry_after or 0,
+                                  settings['max_backoff']))
+            say('%s: %s; retrying in %.1f s' % (exc.stage, exc, wait))
+            sleep(wait)
             delay = min(delay * 2, settings['max_backoff'])
     raise AssertionError('unreachable')

@@ -12,11 +12,17 @@ import urllib.request
 
 
 class GuestApiError(Exception):
-    """A problem answer (4xx/5xx) or no answer from the guest API."""
+    """A problem answer (4xx/5xx) or no answer from the guest API.
 
-    def __init__(self, status: int, problem: dict) -> None:
+    ``retry_after`` is the answer's ``Retry-After`` in whole seconds (a
+    429's), or None.
+    """
+
+    def __init__(self, status: int, problem: dict,
+                 retry_after: typing.Optional[int] = None) -> None:
         self.status = status
         self.problem = problem
+        self.retry_after = retry_after
         self.reasons = list(problem.get('reasons') or [])
         super().__init__('%s %s: %s' % (status, problem.get('title', ''),
                                         problem.get('detail', '')))
@@ -37,6 +43,13 @@ def _bounded(answer) -> bytes:
     if len(body) > MAX_ANSWER:
         raise ValueError('answer larger than %d bytes' % MAX_ANSWER)
     return body
+
+
+def _seconds(value: typing.Optional[str]) -> typing.Optional[int]:
+    """Whole seconds of a ``Retry-After`` (its HTTP-date form: None)."""
+    if value is None or not value.strip().isdigit() or len(value) > 9:
+        return None
+    return int(value)
 
 
 class GuestClient:
@@ -90,7 +103,9 @@ class GuestClient:
                 problem = json.loads(_bounded(exc))
             except ValueError:
                 problem = {'title': exc.reason}
-            raise GuestApiError(exc.code, problem) from None
+            raise GuestApiError(exc.code, problem,
+                                _seconds(exc.headers.get('Retry-After'))
+                                ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise GuestApiError(0, {'title': 'unreachable',
                                     'detail': str(exc)}) from None

@@ -32,6 +32,18 @@ def test_backoff_then_success(monkeypatch):
     assert len(calls) == 3 and sleeps == [1.0, 1.5]
 
 
+def test_waits_as_long_as_nitride_asks_up_to_max_backoff(monkeypatch):
+    settings = dict(SETTINGS, max_backoff=10.0)
+    scripted(monkeypatch, agent.Failure('challenge', 'busy', 429, 7),
+             agent.Failure('release', 'busy', 429, 3600),
+             agent.Failure('release', 'busy', 429),
+             bytearray(b'k'))
+    sleeps = []
+    assert agent.with_retries(settings, lambda m: None,
+                              sleeps.append) == bytearray(b'k')
+    assert sleeps == [7, 10.0, 4.0]
+
+
 def test_refusal_is_final(monkeypatch):
     calls = scripted(monkeypatch, agent.Failure('attest', 'no', 403))
     with pytest.raises(agent.Failure) as exc:
