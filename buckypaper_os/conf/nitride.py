@@ -35,22 +35,6 @@ OPTS = [
                      'token signing keys, ECDSA P-384 or ML-DSA-65. They '
                      'stay published in the JWKS and accepted by '
                      'verification until the tokens they signed expire.'),
-    cfg.ListOpt('locked_policy_keys',
-                default=['allow_debug', 'allow_migration_agent'],
-                help='Appraisal policy keys that only [attestation] '
-                     'policy_file sets. Project, flavor and instance '
-                     'documents arrive over RPC, which anyone with broker '
-                     'credentials (every nova-compute host) can call as '
-                     'any identity; they may not set these keys to another '
-                     'value than the file\'s (or, without one there, the '
-                     'safe default): such a document is refused (403) and '
-                     'audited, and documents stored before are appraised '
-                     'as if they did not name them. The defaults keep '
-                     'debug and migration-agent guests, whose memory the '
-                     'host can read, from ever getting a key. Any policy '
-                     'key but those the registration fixes (measurements, '
-                     'report_data, host_data, mr_config_id) may be listed, '
-                     'and token_lifetime.'),
     cfg.StrOpt('allowed_measurements_file',
                help='File of the launch measurements (SEV-SNP MEASUREMENT, '
                     'TDX MRTD) that registrations may name: one per line, '
@@ -58,8 +42,10 @@ OPTS = [
                     'credentials, every nova-compute host included, can '
                     'register an instance; with this file they can '
                     'register only measurements the operator approved '
-                    '(e.g. computed with buckypaper-measure for each '
-                    'firmware and flavor). Other registrations are refused '
+                    '(SEV-SNP: computed with buckypaper-measure with the '
+                    'kernel, initrd and command line, for each flavor; a '
+                    'firmware-only measurement or a TDX MRTD does not pin '
+                    'the guest OS). Other registrations are refused '
                     'and audited, and an instance none of whose registered '
                     'measurements is still listed fails attestation. '
                     'Unset: any measurement may be registered. Read at '

@@ -11,13 +11,12 @@ evidence is appraised with is built in layers, later ones winning::
                     measurements, its binding, this challenge's REPORT_DATA
 
 so no document can loosen what binds evidence to one instance and one
-challenge. Nor the keys the operator locks (``[nitride]
-locked_policy_keys``): project, flavor and instance documents may not set
-them to anything but the policy file's value (or, without one, the safe
-default), and are appraised as if they did not name them. Documents
-arrive over RPC, which anyone holding broker credentials can call with
-any identity, so only the file on the Nitride hosts may, say, admit a
-debug guest whose memory the host can read.
+challenge. Nor below the operator's file: every document is appraised
+as tightened to at least :data:`[attestation] policy_file` over the safe
+defaults (see :func:`tighten`). Documents arrive over RPC, which anyone
+holding broker credentials, every nova-compute host included, can call as
+any identity; only the file on the Nitride hosts may, say, admit a debug
+guest whose memory the host can read, or lower a TCB floor.
 """
 
 import dataclasses
@@ -31,17 +30,8 @@ TOKEN_LIFETIME = 'token_lifetime'
 MAX_TOKEN_LIFETIME = 24 * 3600
 
 
-#: Keys the instance's registration fixes (see above): not lockable.
-FIXED = frozenset({'measurements', 'report_data', 'host_data',
-                   'mr_config_id'})
-
-
 class PolicyError(ValueError):
     """An appraisal policy document is not valid; the message says why."""
-
-
-class LockedKey(PolicyError):
-    """A document sets a key the operator locked to another value."""
 
 
 def validate(document: typing.Mapping) -> dict:
@@ -78,12 +68,15 @@ def load(path: typing.Optional[str]) -> typing.Optional[dict]:
 
 
 def effective(documents: typing.Iterable[typing.Optional[dict]],
-              fixed: typing.Mapping, default_lifetime: int
+              fixed: typing.Mapping, default_lifetime: int,
+              floor: typing.Optional[dict] = None
               ) -> typing.Tuple[attestation.Policy, int]:
     """The policy and token lifetime from ``documents`` then ``fixed``.
 
     ``documents`` go from least to most specific; ``None`` entries are
-    skipped. ``fixed`` holds the instance's own expectations.
+    skipped. ``fixed`` holds the instance's own expectations. The result
+    is tightened to ``floor`` (the operator's document) over the safe
+    defaults.
     """
     merged: dict = {}
     for document in documents:
@@ -93,47 +86,48 @@ def effective(documents: typing.Iterable[typing.Optional[dict]],
     if lifetime is None:  # absent, or null in a document: the default
         lifetime = default_lifetime
     try:
-        return attestation.Policy.from_dict(merged), lifetime
+        return tighten(attestation.Policy.from_dict(merged),
+                       attestation.Policy.from_dict(floor or {})), lifetime
     except attestation.EvidenceError as exc:
         raise PolicyError(str(exc)) from None
 
 
-def locks(keys: typing.Iterable[str]) -> typing.FrozenSet[str]:
-    """The lockable ``keys``; :class:`PolicyError` names any other."""
-    lockable = {field.name for field in dataclasses.fields(
-        attestation.Policy)} - FIXED | {TOKEN_LIFETIME}
-    unknown = sorted(set(keys) - lockable)
-    if unknown:
-        raise PolicyError('[nitride] locked_policy_keys: %s cannot be '
-                          'locked' % ', '.join(unknown))
-    return frozenset(keys)
+def tighten(policy: attestation.Policy,
+            floor: attestation.Policy) -> attestation.Policy:
+    """``policy``, no looser than ``floor`` in any check.
 
-
-def refuse_locked(document: typing.Mapping,
-                  locked: typing.AbstractSet[str],
-                  operator: typing.Optional[typing.Mapping]) -> None:
-    """Refuse a document that sets a locked key unlike the operator.
-
-    ``operator`` is the policy file's document. Raises :class:`LockedKey`.
+    What may admit a guest (``allow_*``, ``tcb_status_warn``) keeps only
+    what both admit; what refuses (``check_validity``, ``require_*``,
+    ``min_tcb``, ``snp_policy_set``/``_clear``, ``snp_min_abi``) keeps
+    what either requires; ``vmpl``, ``mr_owner`` and the ``rtmrs`` the
+    floor sets are the floor's. The registration's own expectations
+    (measurements, report_data, host_data, mr_config_id) stay.
     """
-    for key in sorted(locked & set(document)):
-        if _value(document, key) != _value(operator or {}, key):
-            raise LockedKey('policy key %s is locked by the operator '
-                            '([nitride] locked_policy_keys)' % key)
+    min_tcb = dict(floor.min_tcb)
+    for name, svn in policy.min_tcb.items():
+        min_tcb[name] = max(svn, min_tcb.get(name, 0))
+    abis = [abi for abi in (policy.snp_min_abi, floor.snp_min_abi) if abi]
+    return dataclasses.replace(
+        policy,
+        allow_debug=policy.allow_debug and floor.allow_debug,
+        allow_migration_agent=(policy.allow_migration_agent
+                               and floor.allow_migration_agent),
+        check_validity=policy.check_validity or floor.check_validity,
+        require_sept_ve_disable=(policy.require_sept_ve_disable
+                                 or floor.require_sept_ve_disable),
+        require_collateral=(policy.require_collateral
+                            or floor.require_collateral),
+        require_crl=policy.require_crl or floor.require_crl,
+        min_tcb=min_tcb,
+        snp_policy_set=policy.snp_policy_set | floor.snp_policy_set,
+        snp_policy_clear=policy.snp_policy_clear | floor.snp_policy_clear,
+        snp_min_abi=max(abis, key=_abi_order) if abis else None,
+        tcb_status_warn=tuple(status for status in policy.tcb_status_warn
+                              if status in floor.tcb_status_warn),
+        vmpl=floor.vmpl if floor.vmpl is not None else policy.vmpl,
+        mr_owner=floor.mr_owner or policy.mr_owner,
+        rtmrs=dict(policy.rtmrs, **floor.rtmrs))
 
 
-def unlocked(document: typing.Optional[dict],
-             locked: typing.AbstractSet[str]) -> typing.Optional[dict]:
-    """``document`` without the locked keys (None stays None)."""
-    if document is None:
-        return None
-    return {key: value for key, value in document.items()
-            if key not in locked}
-
-
-def _value(document: typing.Mapping, key: str):
-    """What ``document`` makes of ``key`` (the default when absent)."""
-    if key == TOKEN_LIFETIME:
-        return document.get(key)
-    return getattr(attestation.Policy.from_dict(
-        {key: document[key]} if key in document else {}), key)
+def _abi_order(abi: str) -> typing.Tuple[int, ...]:
+    return tuple(int(part) for part in abi.split('.'))

@@ -102,8 +102,6 @@ class Engine:
                         'send (an SEV-SNP guest may leave out the CRL).')
         #: The operator's appraisal policy, under every other document.
         self.default_policy = appraisal.load(conf.attestation.policy_file)
-        #: Keys only the policy file sets (see :mod:`.appraisal`).
-        self.locked = appraisal.locks(conf.nitride.locked_policy_keys)
         #: The measurements registrations may name (None: any).
         self.allowed_measurements = allowlist.load(
             conf.nitride.allowed_measurements_file)
@@ -131,8 +129,6 @@ class Engine:
                 raise Refused('binding is not the documented binding of '
                               'this instance and project', 400)
             document = appraisal.validate(policy or {})
-            appraisal.refuse_locked(document, self.locked,
-                                    self.default_policy)
             if not measurements:
                 # With none, the evidence of any image would pass.
                 raise Refused('at least one reference measurement is '
@@ -145,9 +141,6 @@ class Engine:
                 raise Refused('measurement %s is not in the operator\'s '
                               'allowed measurements' % min(outside).lower(),
                               403)
-        except appraisal.LockedKey as exc:
-            self._refuse('register', Refused(str(exc), 403), instance_uuid,
-                         project_id)
         except (ValueError, TypeError) as exc:
             self._refuse('register', Refused(str(exc), 400), instance_uuid,
                          project_id)
@@ -293,11 +286,11 @@ class Engine:
         else:
             fixed['mr_config_id'] = binding.mr_config_id(instance,
                                                          project).hex()
-        documents = [self.default_policy] + [
-            appraisal.unlocked(reference[name], self.locked)
-            for name in ('project_policy', 'flavor_policy', 'policy')]
+        documents = [self.default_policy, reference['project_policy'],
+                     reference['flavor_policy'], reference['policy']]
         return appraisal.effective(documents, fixed,
-                                   self.conf.nitride.token_lifetime)
+                                   self.conf.nitride.token_lifetime,
+                                   floor=self.default_policy)
 
     # Stateless verification (operators, tests)
 
@@ -312,7 +305,8 @@ class Engine:
         """
         document = self.default_policy if policy is None else policy
         try:
-            appraised, _ = appraisal.effective([document], {}, 0)
+            appraised, _ = appraisal.effective([document], {}, 0,
+                                               floor=self.default_policy)
             result, simulated = self.verifier.verify(
                 evidence, tee=tee, certs=certs, collateral=collateral,
                 at=at, policy=appraised)
@@ -434,11 +428,7 @@ class Engine:
         """Store the appraisal policy of a project or flavor."""
         try:
             document = appraisal.validate(document)
-            appraisal.refuse_locked(document, self.locked,
-                                    self.default_policy)
             db_api.policy_set(scope, scope_id, document, user)
-        except appraisal.LockedKey as exc:
-            self._refuse('policy', Refused(str(exc), 403))
         except ValueError as exc:
             self._refuse('policy', Refused(str(exc), 400))
         self.auditor.record('policy', 'set', ['%s %s' % (scope, scope_id)],

@@ -51,23 +51,36 @@ def _policy_file(tmp_path, document) -> str:
     return str(path)
 
 
-def test_policy_file_is_the_lowest_layer(configure, pki, tmp_path):
+def test_policy_file_is_the_floor(configure, pki, tmp_path):
+    """Documents arrive over RPC: they may tighten the file, not loosen."""
     engine = configure(policy_file=_policy_file(
         tmp_path, {'min_tcb': {'snp': 200}}))
     exc = _refused(_attest, engine, _guest(engine, pki))
     assert any('below minimum 200' in r for r in exc.reasons)
     engine.set_policy('project', PROJECT, {'min_tcb': {'snp': 1}})
+    exc = _refused(_attest, engine, _guest(engine, pki))
+    assert any('below minimum 200' in r for r in exc.reasons)
+
+
+def test_documents_tighten_the_file(configure, pki, tmp_path):
+    engine = configure(policy_file=_policy_file(
+        tmp_path, {'min_tcb': {'snp': 1}}))
     assert _attest(engine, _guest(engine, pki))['status'] == 'affirming'
+    engine.set_policy('project', PROJECT, {'min_tcb': {'snp': 200}})
+    exc = _refused(_attest, engine, _guest(engine, pki))
+    assert any('below minimum 200' in r for r in exc.reasons)
 
 
-def test_policy_file_is_the_default_of_verify(configure, pki, tmp_path):
+def test_policy_file_is_the_floor_of_verify(configure, pki, tmp_path):
     engine = configure(policy_file=_policy_file(
         tmp_path, {'min_tcb': {'snp': 200}}))
     report, certs = _guest(engine, pki).evidence(bytes(64))
-    verdict = engine.verify(report, certs=certs)
-    assert verdict['status'] == 'contraindicated'
-    assert engine.verify(report, certs=certs, policy={})[
-        'status'] == 'affirming'
+    assert engine.verify(report, certs=certs)[
+        'status'] == 'contraindicated'
+    assert engine.verify(report, certs=certs, policy={
+        'min_tcb': {'snp': 0}})['status'] == 'contraindicated'
+    unbounded = configure(policy_file=None)
+    assert unbounded.verify(report, certs=certs)['status'] == 'affirming'
 
 
 @pytest.mark.parametrize('content', [
