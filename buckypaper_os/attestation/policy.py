@@ -43,7 +43,8 @@ class Policy:
     #: TDX TD_ATTRIBUTES.DEBUG). Never true in production.
     allow_debug: bool = False
     #: Accept SEV-SNP guests whose policy allows a migration agent (bit 18
-    #: MIGRATE_MA), which could export the guest's memory.
+    #: MIGRATE_MA) and migratable TDs (TD_ATTRIBUTES.MIGRATABLE, bit 29),
+    #: whose memory a migration agent or TD could export.
     allow_migration_agent: bool = False
     #: Refuse certificates, CRLs and collateral outside their validity.
     check_validity: bool = True

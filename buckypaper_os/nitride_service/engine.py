@@ -135,6 +135,9 @@ class Engine:
                               'required', 400)
             attestation.Policy.from_dict({'measurements': list(
                 measurements)})
+            # One spelling (hex accepts spaces and capitals): the
+            # allowlist and the evidence compare these strings.
+            measurements = [bytes.fromhex(m).hex() for m in measurements]
             outside = set(measurements) - set(allowlist.permitted(
                 self.allowed_measurements, measurements))
             if outside:
@@ -159,9 +162,10 @@ class Engine:
             self._refuse('register', Refused(
                 'instance is registered to another project or TEE', 409),
                 instance_uuid, project_id)
-        db_api.reference_set(instance_uuid, project_id, tee,
-                             [m.lower() for m in measurements], document,
-                             flavor_id)
+        if existing is not None:
+            db_api.rates_ensure(instance_uuid)
+        db_api.reference_set(instance_uuid, project_id, tee, measurements,
+                             document, flavor_id)
         self.auditor.record('register', 'registered',
                             instance_uuid=instance_uuid,
                             project_id=project_id, tee=tee)
@@ -377,6 +381,11 @@ class Engine:
             self.conf.nitride.release_on_warning) else (AFFIRMING,)
         if status not in allowed:
             reasons.append('attestation is %s' % status)
+        reported = submod.get(token.CLAIMS) or {}
+        if not allowlist.permitted(self.allowed_measurements, [
+                reported.get('measurement') or reported.get('mr_td') or '']):
+            reasons.append('the attested measurement is no longer in the '
+                           'operator\'s allowed measurements')
         if submod.get(SIMULATED) and not self.verifier.simulation:
             reasons.append('attestation is simulated and simulation is '
                            'not trusted')

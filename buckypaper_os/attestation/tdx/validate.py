@@ -10,6 +10,8 @@ from buckypaper_os.attestation.tdx import collateral
 
 DEBUG_BIT = 0
 SEPT_VE_DISABLE_BIT = 28
+#: A migratable TD's memory may be exported by a migration TD.
+MIGRATABLE_BIT = 29
 NO_COLLATERAL = 'no collateral: TCB status unknown'
 _BAD = result.Tier.CONTRAINDICATED
 
@@ -21,6 +23,9 @@ def validate(q: abi.Quote, verification: result.Verification,
     report = q.report
     attributes = int.from_bytes(report.td_attributes, 'little')
     findings = checks.debug(bool(attributes >> DEBUG_BIT & 1), policy)
+    if attributes >> MIGRATABLE_BIT & 1 and not policy.allow_migration_agent:
+        findings.append(result.Finding(
+            _BAD, 'configuration', 'TD_ATTRIBUTES.MIGRATABLE is set'))
     if policy.require_sept_ve_disable and not (
             attributes >> SEPT_VE_DISABLE_BIT & 1):
         findings.append(result.Finding(

@@ -16,6 +16,7 @@ import sqlite3
 import threading
 import typing
 
+from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import engines
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -259,7 +260,7 @@ _RELEASE_ALLOWED = sa.select(_AUDIT.id).where(
     _AUDIT.instance_uuid == sa.bindparam('instance'),
     _AUDIT.secret_ref == sa.bindparam('secret')).limit(1)
 _INSERT = {model: sa.insert(model.__table__) for model in (
-    models.Nonce, models.Attestation, models.AuditEvent)}
+    models.Nonce, models.Attestation, models.AuditEvent) + RATES}
 
 
 def _session(write: bool = False) -> orm.Session:
@@ -472,6 +473,18 @@ def rate_admit(model: type, instance_uuid: str, interval: int, burst: int,
     # Never more than one interval: a ``now`` gone stale waiting for the
     # database would overstate the wait.
     return min(interval, max(1, tat - limit))
+
+
+def rates_ensure(instance_uuid: str) -> None:
+    """Give a bound instance the budgets it lacks (full); keep the rest.
+
+    Repairs an instance whose removal raced a new registration of it.
+    """
+    for model in RATES:
+        try:
+            _write(_INSERT[model], {'instance_uuid': instance_uuid, 'tat': 0})
+        except db_exc.DBDuplicateEntry:
+            pass
 
 
 def rates_delete(instance_uuid: str) -> bool:

@@ -296,6 +296,18 @@ def test_debug_and_sept_ve_disable(pki):
                     policy=sept).status == 'affirming'
 
 
+def test_migratable_tds_are_refused_unless_allowed(pki):
+    # TD_ATTRIBUTES bit 29 (MIGRATABLE), with SEPT_VE_DISABLE (bit 28).
+    migratable = fakes.make_quote(pki, td_attributes=bytes((0, 0, 0, 0x30))
+                                  + bytes(4))
+    result = appraise(pki, migratable, fakes.collateral(pki))
+    assert result.verified and result.status == 'contraindicated'
+    assert 'TD_ATTRIBUTES.MIGRATABLE is set' in result.reasons
+    allowed = attestation.Policy(allow_migration_agent=True)
+    assert appraise(pki, migratable, fakes.collateral(pki),
+                    policy=allowed).status == 'affirming'
+
+
 def test_min_tcb_and_mr_owner(pki):
     quote = fakes.make_quote(pki)
     low = attestation.Policy(min_tcb={'tee_tcb_svn_2': 4})

@@ -113,3 +113,31 @@ def test_a_measurement_taken_off_the_list_no_longer_attests(listing, pki):
 def test_a_bad_allowlist_stops_the_engine(listing):
     with pytest.raises(allowlist.AllowlistError):
         listing('not a measurement')
+
+
+def test_measurements_are_stored_in_one_spelling(listing, pki):
+    engine = listing(MEASUREMENT)
+    instance = str(uuid.uuid4())
+    spaced = ' '.join(MEASUREMENT[i:i + 8].upper()
+                      for i in range(0, len(MEASUREMENT), 8))
+    engine.register(instance, PROJECT, 'sev-snp', [spaced])
+    assert db_api.reference_get(instance)['measurements'] == [MEASUREMENT]
+    guest = guests.Guest(pki, instance, PROJECT)
+    assert _attest(engine, guest)['status'] == 'affirming'
+
+
+def test_a_ticket_of_a_measurement_taken_off_the_list_releases_nothing(
+        listing, pki):
+    engine = listing(MEASUREMENT)
+    instance = str(uuid.uuid4())
+    engine.register(instance, PROJECT, 'sev-snp', [MEASUREMENT])
+    ticket = _attest(engine, guests.Guest(pki, instance, PROJECT))['token']
+    policy = {'instance': instance}
+    challenge = decision.new_challenge()
+    assert engine.authorize_release(ticket, 's', PROJECT, policy,
+                                    challenge)['allowed']
+    answer = listing(OTHER).authorize_release(ticket, 's', PROJECT, policy,
+                                              challenge)
+    assert not answer['allowed'] and answer['reasons'] == [
+        'the attested measurement is no longer in the operator\'s '
+        'allowed measurements']

@@ -194,3 +194,27 @@ def test_release_flood_is_refused_with_retry_after_and_audited(engine,
     assert [e['decision'] for e in refused] == ['refused'] * 5
     assert 'too many releases' in refused[-1]['reasons'][0]
     assert {e['secret_ref'] for e in refused} == {secret}
+
+
+def test_registration_repairs_missing_budgets_and_keeps_the_others(
+        engine, limits):
+    """Registering again gives a binding the budgets it lacks.
+
+    (A removal that raced a new registration can leave it without.)
+    """
+    instance = str(uuid.uuid4())
+    engine.register(instance, 'project-a', 'sev-snp',
+                    [guests.MEASUREMENT.hex()])
+    for _ in range(3):
+        engine.challenge(instance)  # spends the challenge burst
+    db_api.rates_delete(instance)
+    with db_api.get_engine().begin() as connection:
+        connection.execute(sa.insert(models.ChallengeRate).values(
+            instance_uuid=instance, tat=2 ** 62))
+    engine.register(instance, 'project-a', 'sev-snp',
+                    [guests.MEASUREMENT.hex()])
+    assert _rows(models.ReleaseRate, instance) == 1
+    engine.admit_release(instance, 'project-a', str(uuid.uuid4()))
+    with pytest.raises(engine_mod.Refused) as exc:  # budget kept, not reset
+        engine.challenge(instance)
+    assert exc.value.code == 429
