@@ -278,14 +278,24 @@ def test_tier_of_status(pki, status, tier):
     assert result.status == tier
 
 
-def test_debug_and_sept_ve_disable(pki):
-    debug = fakes.make_quote(pki, td_attributes=bytes((1,)) + bytes(7))
-    result = appraise(pki, debug, fakes.collateral(pki))
+@pytest.mark.parametrize('attributes, reason, allowing', [
+    (bytes((1,)) + bytes(7), 'guest has debugging enabled',
+     {'allow_debug': True}),
+    # MIGRATABLE (bit 29), with SEPT_VE_DISABLE (bit 28).
+    (bytes((0, 0, 0, 0x30)) + bytes(4), 'TD_ATTRIBUTES.MIGRATABLE is set',
+     {'allow_migration_agent': True})])
+def test_readable_tds_are_refused_unless_allowed(pki, attributes, reason,
+                                                 allowing):
+    quote = fakes.make_quote(pki, td_attributes=attributes)
+    result = appraise(pki, quote, fakes.collateral(pki))
     assert result.verified and result.status == 'contraindicated'
-    assert 'guest has debugging enabled' in result.reasons
-    allowed = attestation.Policy(allow_debug=True)
-    assert appraise(pki, debug, fakes.collateral(pki),
-                    policy=allowed).status == 'affirming'
+    assert reason in result.reasons
+    assert appraise(pki, quote, fakes.collateral(pki),
+                    policy=attestation.Policy(**allowing)).status == (
+        'affirming')
+
+
+def test_sept_ve_disable(pki):
     sept = attestation.Policy(require_sept_ve_disable=True)
     plain = fakes.make_quote(pki)
     assert appraise(pki, plain, fakes.collateral(pki),
@@ -294,18 +304,6 @@ def test_debug_and_sept_ve_disable(pki):
                                  + bytes(4))
     assert appraise(pki, with_sept, fakes.collateral(pki),
                     policy=sept).status == 'affirming'
-
-
-def test_migratable_tds_are_refused_unless_allowed(pki):
-    # TD_ATTRIBUTES bit 29 (MIGRATABLE), with SEPT_VE_DISABLE (bit 28).
-    migratable = fakes.make_quote(pki, td_attributes=bytes((0, 0, 0, 0x30))
-                                  + bytes(4))
-    result = appraise(pki, migratable, fakes.collateral(pki))
-    assert result.verified and result.status == 'contraindicated'
-    assert 'TD_ATTRIBUTES.MIGRATABLE is set' in result.reasons
-    allowed = attestation.Policy(allow_migration_agent=True)
-    assert appraise(pki, migratable, fakes.collateral(pki),
-                    policy=allowed).status == 'affirming'
 
 
 def test_min_tcb_and_mr_owner(pki):
