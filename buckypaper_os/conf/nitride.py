@@ -65,7 +65,9 @@ OPTS = [
                      'signature in addition to the ES384 one.'),
     cfg.IntOpt('token_lifetime', default=300, min=1,
                help='Seconds an attestation token stays valid after it is '
-                    'issued.'),
+                    'issued, unless [attestation] policy_file sets '
+                    'token_lifetime. Project, flavor and instance policies '
+                    'may shorten it, never lengthen it.'),
     cfg.IntOpt('token_leeway', default=30, min=0,
                help='Seconds of clock skew tolerated when checking the '
                     'iat and exp claims of a token.'),

@@ -76,7 +76,8 @@ def effective(documents: typing.Iterable[typing.Optional[dict]],
     ``documents`` go from least to most specific; ``None`` entries are
     skipped. ``fixed`` holds the instance's own expectations. The result
     is tightened to ``floor`` (the operator's document) over the safe
-    defaults.
+    defaults, and the lifetime is at most the floor's ``token_lifetime``
+    or else ``default_lifetime``.
     """
     merged: dict = {}
     for document in documents:
@@ -85,9 +86,14 @@ def effective(documents: typing.Iterable[typing.Optional[dict]],
     lifetime = merged.pop(TOKEN_LIFETIME, None)
     if lifetime is None:  # absent, or null in a document: the default
         lifetime = default_lifetime
+    # A longer-lived token outlives a revocation longer: documents may
+    # shorten the floor's lifetime (or the default), not lengthen it.
+    floor = dict(floor or {})
+    lifetime = min(lifetime, floor.pop(TOKEN_LIFETIME, None)
+                   or default_lifetime)
     try:
         return tighten(attestation.Policy.from_dict(merged),
-                       attestation.Policy.from_dict(floor or {})), lifetime
+                       attestation.Policy.from_dict(floor)), lifetime
     except attestation.EvidenceError as exc:
         raise PolicyError(str(exc)) from None
 

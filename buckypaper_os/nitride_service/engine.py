@@ -142,8 +142,7 @@ class Engine:
                 self.allowed_measurements, measurements))
             if outside:
                 raise Refused('measurement %s is not in the operator\'s '
-                              'allowed measurements' % min(outside).lower(),
-                              403)
+                              'allowed measurements' % min(outside), 403)
         except (ValueError, TypeError) as exc:
             self._refuse('register', Refused(str(exc), 400), instance_uuid,
                          project_id)

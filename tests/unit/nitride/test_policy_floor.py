@@ -120,3 +120,24 @@ def test_the_operators_file_may_admit_debug_guests(build, pki):
     assert _refused(guests.attest, engine, guest).reasons
     engine.set_policy('project', PROJECT, {})
     assert guests.attest(engine, guest)['status'] == 'affirming'
+
+
+@pytest.mark.parametrize('floor, document, lifetime', [
+    (None, {}, 300), (None, {'token_lifetime': 60}, 60),
+    (None, {'token_lifetime': 86400}, 300),
+    ({'token_lifetime': 900}, {}, 900),
+    ({'token_lifetime': 900}, {'token_lifetime': 3600}, 900),
+    ({'token_lifetime': 900}, {'token_lifetime': None}, 300)])
+def test_documents_only_shorten_token_lifetimes(floor, document, lifetime):
+    assert appraisal.effective([floor, document], {}, 300,
+                               floor=floor)[1] == lifetime
+
+
+def test_a_policy_file_with_a_token_lifetime_attests(build, pki):
+    """Regression: the floor was parsed with Nitride's own key in it."""
+    engine = build({'token_lifetime': 120, 'min_tcb': {'snp': 1}})
+    instance = str(uuid.uuid4())
+    engine.register(instance, PROJECT, 'sev-snp', [MEASUREMENT],
+                    policy={'token_lifetime': 600})
+    answer = guests.attest(engine, guests.Guest(pki, instance, PROJECT))
+    assert answer['status'] == 'affirming' and answer['expires_in'] == 120
