@@ -20,11 +20,16 @@ guest whose memory the host can read, or lower a TCB floor.
 """
 
 import dataclasses
+import hashlib
 import typing
 
 from buckypaper_os import attestation
 from buckypaper_os.attestation import policy as policy_mod
+from buckypaper_os.barbican_plugin import envelope
 
+#: The EAR submod claim naming the operator policy an attestation was
+#: appraised under (see :func:`policy_id`).
+POLICY_ID = 'ear.appraisal-policy-id'
 #: Keys of a document that Nitride reads itself.
 TOKEN_LIFETIME = 'token_lifetime'
 MAX_TOKEN_LIFETIME = 24 * 3600
@@ -137,3 +142,18 @@ def tighten(policy: attestation.Policy,
 
 def _abi_order(abi: str) -> typing.Tuple[int, ...]:
     return tuple(int(part) for part in abi.split('.'))
+
+
+def policy_id(document: typing.Optional[dict],
+              allowed: typing.Optional[typing.AbstractSet[str]]) -> str:
+    """The id of the operator's appraisal inputs.
+
+    They are the policy file's document and the allowed measurements.
+    Tokens carry it (:data:`POLICY_ID`), so that a worker releases only
+    on attestations appraised under its own inputs: not by a guest API
+    started with other files, nor before the operator changed them.
+    """
+    digest = hashlib.sha256(envelope.canonical({
+        'policy': document or {},
+        'allowed_measurements': sorted(allowed) if allowed else None}))
+    return 'urn:buckypaper:appraisal-policy:sha256:' + digest.hexdigest()

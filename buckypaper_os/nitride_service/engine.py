@@ -105,6 +105,9 @@ class Engine:
         #: The measurements registrations may name (None: any).
         self.allowed_measurements = allowlist.load(
             conf.nitride.allowed_measurements_file)
+        #: What tokens name as the policy they were appraised under.
+        self.policy_id = appraisal.policy_id(self.default_policy,
+                                             self.allowed_measurements)
         self.auditor = auditor or audit.Auditor()
 
     # Registration (Nova)
@@ -250,9 +253,11 @@ class Engine:
                     result.claims, result.reasons, simulated, received,
                     connection=connection)
             raise Refused(result.reasons)
+        extra = {appraisal.POLICY_ID: self.policy_id}
+        if simulated:
+            extra[SIMULATED] = True
         issued = token.issue(self.signer, result, instance_uuid, project_id,
-                             tee_public_key, lifetime,
-                             extra={SIMULATED: True} if simulated else None)
+                             tee_public_key, lifetime, extra=extra)
         expires = datetime.datetime.fromtimestamp(
             issued.claims['exp'], datetime.timezone.utc).replace(tzinfo=None)
         with self.auditor.deciding('attest', result.status, result.reasons,
@@ -380,6 +385,11 @@ class Engine:
             self.conf.nitride.release_on_warning) else (AFFIRMING,)
         if status not in allowed:
             reasons.append('attestation is %s' % status)
+        if not hmac.compare_digest(str(submod.get(appraisal.POLICY_ID)),
+                                   self.policy_id):
+            reasons.append('the attestation was appraised under another '
+                           'operator policy (policy file or allowed '
+                           'measurements)')
         reported = submod.get(token.CLAIMS) or {}
         if not allowlist.permitted(self.allowed_measurements, [
                 reported.get('measurement') or reported.get('mr_td') or '']):

@@ -138,6 +138,6 @@ def test_a_ticket_of_a_measurement_taken_off_the_list_releases_nothing(
                                     challenge)['allowed']
     answer = listing(OTHER).authorize_release(ticket, 's', PROJECT, policy,
                                               challenge)
-    assert not answer['allowed'] and answer['reasons'] == [
-        'the attested measurement is no longer in the operator\'s '
-        'allowed measurements']
+    assert not answer['allowed']
+    assert 'the attested measurement is no longer in the operator\'s ' \
+        'allowed measurements' in answer['reasons']

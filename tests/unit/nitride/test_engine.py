@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from buckypaper_os import attestation
 from buckypaper_os import binding
+from buckypaper_os.nitride_service import appraisal
 from buckypaper_os.nitride_service import audit
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import decision
@@ -42,6 +43,11 @@ def _register(engine, instance, project=PROJECT, **kwargs):
 
 _attest = guests.attest
 _refused = conftest.refused
+
+
+def _appraised(engine) -> dict:
+    """The submod claim of a token appraised under ``engine``'s policy."""
+    return {appraisal.POLICY_ID: engine.policy_id}
 
 
 def _last_audit(instance):
@@ -241,7 +247,7 @@ def test_release_min_tcb_of_a_tdx_secret(engine, minimum, allowed):
         tee='tdx', verified=True, status='affirming', claims={},
         tcb={'tee_tcb_svn_0': 3, 'tee_tcb_svn_1': 1})
     issued = token.issue(engine.signer, result, instance, PROJECT,
-                         b'k' * 32, 60)
+                         b'k' * 32, 60, extra=_appraised(engine))
     db_api.attestation_create(instance, PROJECT, 'tdx', 'affirming', {},
                               token_jti=issued.jti, token=issued.token)
     answer = engine.authorize_release(issued.token, 's', PROJECT, {
@@ -381,7 +387,8 @@ def test_release_refused_for_an_unrecorded_ticket(engine, guest):
         tee='sev-snp', verified=True, status='affirming',
         claims=claims['submods']['sev-snp'][token.CLAIMS])
     unrecorded = token.issue(engine.signer, result, guest.instance_uuid,
-                             PROJECT, guest.public_key, 60).token
+                             PROJECT, guest.public_key, 60,
+                             extra=_appraised(engine)).token
     answer = engine.authorize_release(unrecorded, 's', PROJECT,
                                       {'instance': guest.instance_uuid},
                                       CHALLENGE)
@@ -404,7 +411,8 @@ def test_warning_releases_only_when_configured(engine, guest, nitride_conf):
         tee='sev-snp', verified=True, status='warning',
         claims=claims['submods']['sev-snp'][token.CLAIMS])
     issued = token.issue(engine.signer, result, guest.instance_uuid,
-                         PROJECT, guest.public_key, 60)
+                         PROJECT, guest.public_key, 60,
+                         extra=_appraised(engine))
     db_api.attestation_create(guest.instance_uuid, PROJECT, 'sev-snp',
                               'warning', result.claims, [], True,
                               token_jti=issued.jti, token=issued.token)

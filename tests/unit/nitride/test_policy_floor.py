@@ -141,3 +141,22 @@ def test_a_policy_file_with_a_token_lifetime_attests(build, pki):
                     policy={'token_lifetime': 600})
     answer = guests.attest(engine, guests.Guest(pki, instance, PROJECT))
     assert answer['status'] == 'affirming' and answer['expires_in'] == 120
+
+
+def test_releases_need_the_workers_own_appraisal_inputs(build, pki):
+    """A guest API with another policy file (or one changed since)."""
+    api = build({'min_tcb': {'snp': 1}})
+    instance = str(uuid.uuid4())
+    api.register(instance, PROJECT, 'sev-snp', [MEASUREMENT])
+    ticket = guests.attest(api, guests.Guest(pki, instance, PROJECT))[
+        'token']
+    policy, challenge = {'instance': instance}, decision.new_challenge()
+    assert api.authorize_release(ticket, 's', PROJECT, policy,
+                                 challenge)['allowed']
+    for worker in (build(), build({'min_tcb': {'snp': 2}})):
+        assert worker.policy_id != api.policy_id
+        answer = worker.authorize_release(ticket, 's', PROJECT, policy,
+                                          challenge)
+        assert answer['reasons'] == [
+            'the attestation was appraised under another operator policy '
+            '(policy file or allowed measurements)']
