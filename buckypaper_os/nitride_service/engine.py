@@ -136,11 +136,10 @@ class Engine:
                 # With none, the evidence of any image would pass.
                 raise Refused('at least one reference measurement is '
                               'required', 400)
-            attestation.Policy.from_dict({'measurements': list(
-                measurements)})
-            # One spelling (hex accepts spaces and capitals): the
-            # allowlist and the evidence compare these strings.
-            measurements = [bytes.fromhex(m).hex() for m in measurements]
+            # Checked, and in the policy's one spelling (hex accepts spaces
+            # and capitals): the allowlist and the evidence compare these.
+            measurements = list(attestation.Policy.from_dict(
+                {'measurements': list(measurements)}).measurements)
             outside = set(measurements) - set(allowlist.permitted(
                 self.allowed_measurements, measurements))
             if outside:
