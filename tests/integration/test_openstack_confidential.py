@@ -102,6 +102,9 @@ def test_attestation_show_list_export(osc, attested, tmp_path, pki_dir):
     assert shown['reasons'] == []
     table = osc.ok('alice', 'attestation', 'show', attested)
     assert 'affirming' in table and '| tee ' in table
+    code, _, err = osc('operator', 'attestation', 'show',
+                       str(uuid.uuid4()))
+    assert code != 0 and 'has no attestation' in err
 
     listed = json.loads(osc.ok('alice', 'attestation', 'list', '-f',
                                'json'))

@@ -4,7 +4,6 @@ import sys
 
 from osc_lib.cli import format_columns
 from osc_lib.command import command
-from osc_lib import exceptions
 
 from buckypaper_os.cli.osc.v1 import common
 
@@ -18,21 +17,15 @@ LIST_FIELDS = ('id', 'instance_uuid', 'project_id', 'tee', 'status',
                'simulated', 'created_at', 'expires_at')
 
 
-class ShowAttestation(command.ShowOne):
+class ShowAttestation(common.ShowServerRecord):
     """Show the newest attestation of a confidential server."""
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('server', metavar='<server>',
-                            help='Server (name or ID)')
-        return parser
+    MISSING = 'server %s has no attestation'
 
-    def take_action(self, parsed_args):
-        instance = common.server_id(self.app, parsed_args.server)
-        record = self.app.client_manager.confidential.status(instance)
-        if record is None:
-            raise exceptions.CommandError(
-                'server %s has no attestation' % parsed_args.server)
+    def fetch(self, client, instance):
+        return client.status(instance)
+
+    def row(self, record):
         values = (format_columns.DictColumn(record.get(f))
                   if f == 'claims' else
                   format_columns.ListColumn(record.get(f))

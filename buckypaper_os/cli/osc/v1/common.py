@@ -4,6 +4,7 @@ import json
 import sys
 import uuid
 
+from osc_lib.command import command
 from osc_lib import exceptions
 import yaml
 
@@ -17,6 +18,34 @@ def server_id(app, name_or_id: str) -> str:
     server = app.client_manager.compute.find_server(name_or_id,
                                                     ignore_missing=False)
     return server.id
+
+
+class ShowServerRecord(command.ShowOne):
+    """Show one of Nitride's records of a server given by name or ID."""
+
+    #: The error when the server has no such record (%s: the server).
+    MISSING = 'server %s has no record'
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('server', metavar='<server>',
+                            help='Server (name or ID)')
+        return parser
+
+    def take_action(self, parsed_args):
+        instance = server_id(self.app, parsed_args.server)
+        record = self.fetch(self.app.client_manager.confidential, instance)
+        if record is None:
+            raise exceptions.CommandError(self.MISSING % parsed_args.server)
+        return self.row(record)
+
+    def fetch(self, client, instance: str):
+        """The record of ``instance``, or None."""
+        raise NotImplementedError
+
+    def row(self, record: dict) -> tuple:
+        """The (fields, values) pair that shows ``record``."""
+        raise NotImplementedError
 
 
 def load_document(path: str) -> dict:

@@ -83,22 +83,15 @@ def _reference_row(record):
     return REFERENCE_FIELDS, tuple(values)
 
 
-class ShowReferenceValue(command.ShowOne):
+class ShowReferenceValue(common.ShowServerRecord):
     """Show the reference values a server is registered with."""
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('server', metavar='<server>',
-                            help='Server (name or ID)')
-        return parser
+    MISSING = 'server %s is not registered with Nitride'
 
-    def take_action(self, parsed_args):
-        instance = common.server_id(self.app, parsed_args.server)
-        record = self.app.client_manager.confidential.reference(instance)
-        if record is None:
-            raise exceptions.CommandError(
-                'server %s is not registered with Nitride'
-                % parsed_args.server)
+    def fetch(self, client, instance):
+        return client.reference(instance)
+
+    def row(self, record):
         return _reference_row(record)
 
 
