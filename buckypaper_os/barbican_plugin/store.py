@@ -24,6 +24,7 @@ import uuid
 from barbican.common import config as barbican_config
 from barbican.common import exception as barbican_exc
 from barbican.plugin.interface import secret_store as ss
+from barbican.plugin.util import mime_types
 from oslo_config import cfg
 from oslo_context import context as context_mod
 from oslo_log import log as logging
@@ -252,6 +253,13 @@ class VaultStore(ss.SecretStoreBase):
                 _user_metadata(secret_id) if secret_id else {}, project_id)
         except policy_mod.PolicyError as exc:
             raise BadPolicy(str(exc)) from None
+        if policy is not None and (secret_dto.content_type
+                                   not in mime_types.BINARY):
+            # Released sealed, as bytes: Barbican would refuse to read a
+            # sealed blob back as text.
+            raise BadPolicy('a secret bound to a TEE must be binary '
+                            '(application/octet-stream), not %s'
+                            % secret_dto.content_type)
         vault_id = secret_id or str(uuid.uuid4())
         plaintext = base64.b64decode(secret_dto.secret)
         return {'vault_id': self.put(vault_id, project_id, policy,

@@ -20,6 +20,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from buckypaper_os.nitride_service import barbican_relay
+
 PASTE = """[composite:main]
 use = egg:Paste#urlmap
 /: barbican-version
@@ -60,7 +62,7 @@ SERVERS = ('wsgiref', 'uwsgi')
 #: uWSGI's workers: processes, and threads in each.
 UWSGI_PROCESSES, UWSGI_THREADS = 2, 4
 
-VAULT_PLUGIN = 'buckypaper_os.barbican_plugin.store.VaultStore'
+VAULT_PLUGIN = barbican_relay.VAULT_PLUGIN
 TRANSPORT_KEY = base64.b64encode(b'buckypaper-vault-ticket-v1').decode()
 
 
@@ -256,7 +258,8 @@ class Barbican:
 
     def store(self, headers: dict, payload: bytes,
               policy: typing.Optional[dict] = None,
-              acl_users: typing.Sequence[str] = ()) -> str:
+              acl_users: typing.Sequence[str] = (),
+              content_type: str = 'application/octet-stream') -> str:
         """Create a secret (metadata, then payload); its id."""
         ref = self.json('POST', '/v1/secrets', headers,
                         {'name': 'disk key', 'secret_type': 'symmetric',
@@ -271,16 +274,17 @@ class Barbican:
                       {'read': {'users': list(acl_users),
                                 'project-access': True}})
         self.request('PUT', '/v1/secrets/%s' % secret, headers, payload,
-                     'application/octet-stream')
+                     content_type)
         return secret
 
     def payload(self, secret: str, headers: dict,
                 ticket: typing.Optional[str] = None,
                 transport_key_id: typing.Optional[str] = None) -> bytes:
         path = '/v1/secrets/%s/payload' % secret
-        if ticket is not None:
+        accept = 'application/octet-stream'  # as python-barbicanclient
+        if ticket is not None:  # as Nitride's relay
             path += '?' + urllib.parse.urlencode({
                 'trans_wrapped_session_key': ticket,
                 'transport_key_id': transport_key_id})
-        return self.request('GET', path, headers,
-                            accept='application/octet-stream')
+            accept = barbican_relay.SEALED_ACCEPT
+        return self.request('GET', path, headers, accept=accept)

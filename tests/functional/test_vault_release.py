@@ -259,6 +259,14 @@ def test_unbound_secret_is_ordinary(vault):
     assert vault.barbican.payload(secret, TENANT) == data
 
 
+def test_bound_text_secret_refused(vault, pki):
+    """Releases are sealed bytes: Barbican keeps no bound text secret."""
+    guest = registered(vault, pki)
+    refused(lambda: vault.barbican.store(
+        TENANT, b'passphrase', {'buckypaper-instance': guest.instance_uuid},
+        content_type='text/plain'), 400)
+
+
 def test_kek_rotation(vault, pki, bound):
     guest, key, secret, _ = bound
     barbican = vault.barbican

@@ -91,10 +91,9 @@ def vault(tmp_path, connection, monkeypatch):
     conf.clear_override('nitride_decision_key_files', 'buckypaper_vault')
 
 
-def dto(data=KEY):
+def dto(data=KEY, content_type='application/octet-stream'):
     return store_mod.ss.SecretDTO('symmetric', base64.b64encode(data),
-                                  store_mod.ss.KeySpec(),
-                                  'application/octet-stream')
+                                  store_mod.ss.KeySpec(), content_type)
 
 
 def allowed(pair, instance=INSTANCE):
@@ -328,6 +327,16 @@ def test_bad_policies_refused_at_store(vault, metadata):
     vault.metadata.update(metadata)
     with pytest.raises(store_mod.BadPolicy):
         vault.store_secret(dto())
+
+
+def test_bound_secrets_are_binary(vault):
+    """A sealed release is bytes: a text secret cannot be bound."""
+    with pytest.raises(store_mod.BadPolicy, match='must be binary'):
+        vault.store_secret(dto(content_type='text/plain'))
+    vault.metadata.clear()
+    meta = vault.store_secret(dto(b'hello', content_type='text/plain'))
+    assert base64.b64decode(vault.get_secret('opaque', meta).secret) == (
+        b'hello')
 
 
 def test_project_policy(vault):
