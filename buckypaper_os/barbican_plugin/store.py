@@ -35,6 +35,7 @@ from buckypaper_os.barbican_plugin import envelope
 from buckypaper_os.barbican_plugin import keyring as keyring_mod
 from buckypaper_os.barbican_plugin import migration
 from buckypaper_os.barbican_plugin import policy as policy_mod
+from buckypaper_os.barbican_plugin import redaction
 from buckypaper_os.barbican_plugin import sealing
 from buckypaper_os.conf import nitride as nitride_conf
 from buckypaper_os.conf import vault as vault_conf
@@ -148,6 +149,7 @@ class VaultStore(ss.SecretStoreBase):
     def __init__(self, conf: typing.Optional[cfg.ConfigOpts] = None,
                  nitride=None) -> None:
         self.conf = conf or load_conf()
+        redaction.install()
         self._keyring: typing.Optional[keyring_mod.Keyring] = None
         self._nitride = nitride
         self._decision_keys: typing.Optional[list] = None

@@ -113,6 +113,11 @@ def test_release_sealed_to_the_attested_tee(vault, bound):
     assert guest.pair.open(sealed, guest.instance_uuid, secret) == key
     with pytest.raises(sealing.SealingError):
         sealing.TeeKeyPair().open(sealed, guest.instance_uuid, secret)
+    # Barbican logged the relayed URL, without the ticket.
+    log = vault.barbican.logs()
+    assert '/v1/secrets/%s/payload?trans_wrapped_session_key=***' % (
+        secret) in log
+    assert ticket not in log
 
 
 def test_release_through_the_api_under_uwsgi(vault, pki):
