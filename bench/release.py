@@ -9,7 +9,9 @@ callers against the same Barbican server in the same run:
 
 * plain payload reads of an unbound secret (``GET .../payload``), by
   its owner and by Nitride's user through the secret's ACL (Barbican's own
-  extra cost of the path a release takes);
+  extra cost of the path a release takes), with python-barbicanclient's
+  ``Accept: application/octet-stream``, and once with the relay's
+  ``Accept: */*``;
 * gated, sealed releases as Nitride's relay makes them (``GET .../payload``
   with the ticket: ACL check, Nitride's RPC decision, decryption, HPKE
   sealing), each blob opened by the guest afterwards;
@@ -55,6 +57,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from buckypaper_os.demo import barbican as barbican_mod  # noqa: E402
+from buckypaper_os.nitride_service import barbican_relay  # noqa: E402
 from buckypaper_os.simulated_tee import pki as pki_mod  # noqa: E402
 from tests.functional import conftest as vault_harness  # noqa: E402
 from tests.functional import test_vault_release as flow  # noqa: E402
@@ -192,6 +195,11 @@ def measure(args, root, url):
         def read_through_acl(index):
             assert barbican.payload(plain, flow.NITRIDE) == plain_key
 
+        def read_any_type(index):  # the Accept header a release sends
+            assert barbican.request(
+                'GET', '/v1/secrets/%s/payload' % plain, flow.TENANT,
+                accept=barbican_relay.SEALED_ACCEPT) == plain_key
+
         def sealed(index):
             guest, key, secret, ticket = population[index % len(population)]
             return index, barbican.payload(secret, flow.NITRIDE, ticket,
@@ -242,6 +250,9 @@ def measure(args, root, url):
         _, _, acl_cpu = run(
             'plain read by Nitride\'s user (ACL), %s' % reference,
             args.callers, args.requests, read_through_acl, processes)
+        run('plain read, Accept %s, %s' % (barbican_relay.SEALED_ACCEPT,
+                                           reference),
+            args.callers, args.requests, read_any_type, processes)
         run('sealed release (Nitride /v1/release), %s' % reference,
             args.callers, args.requests // 2, relayed, processes)
         total = args.rounds * args.requests

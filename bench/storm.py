@@ -13,9 +13,12 @@ Then, in one run on the same servers, ``--rounds`` times:
   threads (requests in flight), each guest's key checked byte for byte;
   ``--invalid`` of them present evidence Nitride must refuse;
 * plain payload reads of unbound secrets through the same Barbican, with
-  ``--pool`` callers;
+  ``--pool`` callers, as python-barbicanclient makes them (``Accept:
+  application/octet-stream``);
 
-and once a sequential baseline: ``--sequential`` more guests, one at a
+then once the same reads with the ``Accept: */*`` of Nitride's relay
+(cheaper for Barbican, see ``barbican_relay``), for reference, and once a
+sequential baseline: ``--sequential`` more guests, one at a
 time. Storms and plain reads alternate so that the machine's drifts hit
 both alike.
 
@@ -45,6 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from buckypaper_os.demo import barbican as barbican_mod  # noqa: E402
+from buckypaper_os.nitride_service import barbican_relay  # noqa: E402
 from buckypaper_os.simulated_tee import pki as pki_mod  # noqa: E402
 from tests.functional import conftest as vault_harness  # noqa: E402
 from tests.functional import leaks  # noqa: E402
@@ -73,7 +77,8 @@ def show(figures: dict) -> None:
         print('  VIOLATION %s' % violation)
 
 
-def plain_reads(vault, count: int, pool: int, meter: storm.Meter) -> float:
+def plain_reads(vault, count: int, pool: int, meter: storm.Meter,
+                accept: str = barbican_mod.CLIENT_ACCEPT) -> float:
     """Reads per second of unbound secrets with ``pool`` callers."""
     barbican = vault.barbican
     values = [os.urandom(64) for _ in range(min(count, 100))]
@@ -82,7 +87,9 @@ def plain_reads(vault, count: int, pool: int, meter: storm.Meter) -> float:
 
     def read(index: int) -> None:
         begin = time.perf_counter()
-        got = barbican.payload(secrets[index % len(secrets)], flow.TENANT)
+        got = barbican.request(
+            'GET', '/v1/secrets/%s/payload' % secrets[index % len(secrets)],
+            flow.TENANT, accept=accept)
         latencies.append(time.perf_counter() - begin)
         assert got == values[index % len(values)]
 
@@ -90,9 +97,9 @@ def plain_reads(vault, count: int, pool: int, meter: storm.Meter) -> float:
         with meter:
             list(executor.map(read, range(count)))
     rate = count / meter.elapsed
-    print('plain payload reads: %d in %.1f s: %.1f reads/s, p50 %.0f ms, '
-          'p99 %.0f ms, max %.0f ms' % (
-              count, meter.elapsed, rate,
+    print('plain payload reads (Accept %s): %d in %.1f s: %.1f reads/s, '
+          'p50 %.0f ms, p99 %.0f ms, max %.0f ms' % (
+              accept, count, meter.elapsed, rate,
               1000 * harness.percentile(latencies, 0.5),
               1000 * harness.percentile(latencies, 0.99),
               1000 * max(latencies)))
@@ -147,7 +154,7 @@ def measure(args, root: str, url: str) -> int:
         print('%d CPUs; %d x %d + %d guests registered with bound keys in '
               '%.0f s' % (os.cpu_count(), args.rounds, args.guests,
                           len(baseline), time.perf_counter() - begin))
-        outcomes, ratios = [], []
+        outcomes, rates, ratios = [], [], []
         for index, members in enumerate(rounds):
             print('storm %d of %d: %d guests (%d with evidence that must be '
                   'refused) admitted at once, %d requests in flight; guest '
@@ -162,11 +169,19 @@ def measure(args, root: str, url: str) -> int:
             outcomes += stormy
             rate = plain_reads(vault, args.reads, args.pool,
                                storm.Meter(vault, state))
-            ratios.append(figures['per_second'] / rate)
+            rates.append(figures['per_second'])
+            ratios.append(rates[-1] / rate)
             print('ratio storm releases / plain reads: %.2f' % ratios[-1])
         print('ratio per round: %s; median %.2f (target >= 0.7)' % (
             ', '.join('%.2f' % r for r in ratios),
             statistics.median(ratios)))
+        # For reference: reads with the Accept header a release sends.
+        rate = plain_reads(vault, args.reads, args.pool,
+                           storm.Meter(vault, state),
+                           barbican_relay.SEALED_ACCEPT)
+        print('median storm rate / plain reads with Accept %s: %.2f' % (
+            barbican_relay.SEALED_ACCEPT,
+            statistics.median(rates) / rate))
         with storm.Meter(vault, state) as meter:
             sequential = storm.storm(vault, baseline, 1, args.patience)
         show(storm.summary('sequential', sequential, meter))

@@ -63,6 +63,8 @@ SERVERS = ('wsgiref', 'uwsgi')
 UWSGI_PROCESSES, UWSGI_THREADS = 2, 4
 
 VAULT_PLUGIN = barbican_relay.VAULT_PLUGIN
+#: The Accept header of python-barbicanclient's payload reads.
+CLIENT_ACCEPT = 'application/octet-stream'
 TRANSPORT_KEY = base64.b64encode(b'buckypaper-vault-ticket-v1').decode()
 
 
@@ -281,7 +283,7 @@ class Barbican:
                 ticket: typing.Optional[str] = None,
                 transport_key_id: typing.Optional[str] = None) -> bytes:
         path = '/v1/secrets/%s/payload' % secret
-        accept = 'application/octet-stream'  # as python-barbicanclient
+        accept = CLIENT_ACCEPT
         if ticket is not None:  # as Nitride's relay
             path += '?' + urllib.parse.urlencode({
                 'trans_wrapped_session_key': ticket,
