@@ -20,8 +20,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from buckypaper_os.nitride_service import barbican_relay
-
 PASTE = """[composite:main]
 use = egg:Paste#urlmap
 /: barbican-version
@@ -62,9 +60,14 @@ SERVERS = ('wsgiref', 'uwsgi')
 #: uWSGI's workers: processes, and threads in each.
 UWSGI_PROCESSES, UWSGI_THREADS = 2, 4
 
-VAULT_PLUGIN = barbican_relay.VAULT_PLUGIN
+# As in barbican_relay, not imported from it: that would register Nitride's
+# options in the global configuration of whatever imports this module
+# (Heat's tests), where they clash.
+VAULT_PLUGIN = 'buckypaper_os.barbican_plugin.store.VaultStore'
 #: The Accept header of python-barbicanclient's payload reads.
 CLIENT_ACCEPT = 'application/octet-stream'
+#: The Accept header of Nitride's relay (``barbican_relay.SEALED_ACCEPT``).
+RELEASE_ACCEPT = '*/*'
 TRANSPORT_KEY = base64.b64encode(b'buckypaper-vault-ticket-v1').decode()
 
 
@@ -288,5 +291,5 @@ class Barbican:
             path += '?' + urllib.parse.urlencode({
                 'trans_wrapped_session_key': ticket,
                 'transport_key_id': transport_key_id})
-            accept = barbican_relay.SEALED_ACCEPT
+            accept = RELEASE_ACCEPT
         return self.request('GET', path, headers, accept=accept)

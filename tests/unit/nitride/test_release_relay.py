@@ -11,6 +11,7 @@ from oslo_db import exception as db_exc
 import pytest
 import webob
 
+from buckypaper_os.demo import barbican as barbican_mod
 from buckypaper_os.nitride_service.api import app as app_mod
 from buckypaper_os.nitride_service import barbican_relay
 from buckypaper_os.nitride_service.db import api as db_api
@@ -159,7 +160,8 @@ def test_relays_the_sealed_blob_unchanged(app, ticket, engine):
     assert urllib.parse.parse_qs(url.query) == {
         'trans_wrapped_session_key': [token], 'transport_key_id': ['tk-1']}
     assert headers['X-Auth-Token'] == 'service-token'
-    assert headers['Accept'] == '*/*'
+    assert headers['Accept'] == '*/*' == barbican_mod.RELEASE_ACCEPT
+    assert barbican_relay.VAULT_PLUGIN == barbican_mod.VAULT_PLUGIN
     # The transport key id is looked up once.
     _release(app, {'secret': SECRET, 'ticket': token})
     assert len(FakeBarbican.requests) == 3
