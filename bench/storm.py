@@ -18,9 +18,13 @@ Then, in one run on the same servers, ``--rounds`` times:
 
 then once the same reads with the ``Accept: */*`` of Nitride's relay
 (cheaper for Barbican, see ``barbican_relay``), for reference, and once a
-sequential baseline: ``--sequential`` more guests, one at a
-time. Storms and plain reads alternate so that the machine's drifts hit
-both alike.
+sequential baseline: ``--sequential`` more guests, one at a time. Storms
+and plain reads alternate so that the machine's drifts hit both alike.
+All of it runs in one layout of the processes on the CPUs
+(``--layout``): ``shared``, every process on every CPU, or
+``dedicated``, Barbican alone on the first CPU and the rest (the guest
+API, the workers, RabbitMQ and the simulated guests) on the other, as in
+a cloud where Barbican's API has cores of its own.
 
 Prints releases per second, latency (p50/p99/max from a guest's first
 request to its opened key, and p99/max from its admission), failures by
@@ -30,7 +34,8 @@ median (targets at 1,000 guests: p99 under 2 s, ratio at least 0.7; at
 10,000: every guest served).
 
 Usage: python bench/storm.py [--guests N] [--pool P] [--invalid I]
-                             [--rounds R] [--api-server uwsgi|wsgiref]
+                             [--rounds R] [--layout shared|dedicated]
+                             [--api-server uwsgi|wsgiref]
                              [--barbican-server uwsgi|wsgiref]
 """
 
@@ -120,6 +125,11 @@ def main() -> int:
     parser.add_argument('--barbican-server', default='uwsgi',
                         choices=barbican_mod.SERVERS,
                         help='what serves Barbican\'s API')
+    parser.add_argument('--layout', choices=('shared', 'dedicated'),
+                        default='shared',
+                        help='shared: every process on every CPU; '
+                        'dedicated: Barbican alone on the first CPU '
+                        '(tests/storm.py, layouts)')
     parser.add_argument('--rounds', type=int, default=1,
                         help='storms, each followed by plain reads (the '
                         'ratio is the median of the rounds\')')
@@ -154,6 +164,12 @@ def measure(args, root: str, url: str) -> int:
         print('%d CPUs; %d x %d + %d guests registered with bound keys in '
               '%.0f s' % (os.cpu_count(), args.rounds, args.guests,
                           len(baseline), time.perf_counter() - begin))
+        others = (storm.descendants(vault.nitride.api_process.pid)
+                  + [p.pid for p in vault.nitride.processes]
+                  + storm.broker_pids(root) + [os.getpid()])
+        storm.layouts(storm.descendants(vault.barbican.process.pid),
+                      others)[args.layout]()
+        print('layout: %s' % args.layout)
         outcomes, rates, ratios = [], [], []
         for index, members in enumerate(rounds):
             print('storm %d of %d: %d guests (%d with evidence that must be '

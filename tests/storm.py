@@ -324,6 +324,48 @@ def pin(pids: typing.Iterable[int], cpus: typing.Set[int]) -> None:
                 pass  # the thread ended meanwhile
 
 
+def descendants(pid: int) -> typing.List[int]:
+    """``pid`` and every process below it (RabbitMQ's launcher, beam)."""
+    found = [pid]
+    for task in os.listdir('/proc/%d/task' % pid):
+        with open('/proc/%d/task/%s/children' % (pid, task)) as f:
+            for child in f.read().split():
+                found += descendants(int(child))
+    return found
+
+
+def broker_pids(root: str) -> typing.List[int]:
+    """The processes of the broker a bench started under ``root``."""
+    try:
+        with open(os.path.join(root, 'rabbitmq', 'server.pid')) as f:
+            return descendants(int(f.read()))
+    except (OSError, ValueError):
+        return []  # none: the bench was given one
+
+
+def layouts(barbican: typing.List[int], others: typing.List[int]
+            ) -> typing.Dict[str, typing.Callable[[], None]]:
+    """Name to a function arranging the processes on the CPUs.
+
+    ``shared``: every process may run on every CPU. ``dedicated``:
+    Barbican's processes alone on the first CPU and the others on the
+    rest, as in a cloud whose verifier and broker (and guests) do not
+    share Barbican's API cores; it comes last, and needs two CPUs.
+    """
+    every = os.sched_getaffinity(0)
+    first = min(every)
+
+    def shared():
+        pin(barbican + others, every)
+
+    def dedicated():
+        pin(barbican, {first})
+        pin(others, every - {first})
+
+    return ({'shared': shared, 'dedicated': dedicated} if len(every) > 1
+            else {'shared': shared})
+
+
 def group_cpu_seconds(group: int) -> float:
     """CPU seconds of every live process of process group ``group``."""
     total = 0.0
