@@ -191,11 +191,15 @@ def td_body(td_attributes: bytes = bytes(8),
 
 def qe_report(pki: Pki, auth_data: bytes, isv_svn: int = QE_ISVSVN,
               mr_signer: bytes = QE_MRSIGNER,
-              isv_prod_id: int = QE_ISVPRODID) -> bytes:
-    """A QE report binding the attestation key and ``auth_data``."""
+              isv_prod_id: int = QE_ISVPRODID,
+              binding_tail: bytes = bytes(32)) -> bytes:
+    """A QE report binding the attestation key and ``auth_data``.
+
+    ``binding_tail``: the REPORTDATA after the binding (zero by spec).
+    """
     key = pki.attestation_key.public_key().public_bytes(
         _X962, serialization.PublicFormat.UncompressedPoint)[1:]
-    report_data = hashlib.sha256(key + auth_data).digest() + bytes(32)
+    report_data = hashlib.sha256(key + auth_data).digest() + binding_tail
     return (bytes(16) + struct.pack('<I', 0) + bytes(28) + QE_ATTRIBUTES
             + b'\x88' * 32 + bytes(32) + mr_signer + bytes(96)
             + struct.pack('<HH', isv_prod_id, isv_svn) + bytes(60)
@@ -207,8 +211,15 @@ def make_quote(pki: Pki, version: int = 4, body: typing.Optional[bytes] = None,
                qe_isv_svn: int = QE_ISVSVN,
                qe_mr_signer: bytes = QE_MRSIGNER,
                qe_vendor_id: bytes = INTEL_QE_VENDOR_ID,
+               qe_bound_auth_data: typing.Optional[bytes] = None,
+               qe_binding_tail: bytes = bytes(32),
                **body_fields) -> bytes:
-    """A signed quote; v5 uses body type 3 for a 648-byte (TD1.5) body."""
+    """A signed quote; v5 uses body type 3 for a 648-byte (TD1.5) body.
+
+    ``qe_bound_auth_data``: what the QE report binds instead of the
+    quote's QE authentication data (a quote whose attestation key the QE
+    did not vouch for).
+    """
     body = body if body is not None else td_body(**body_fields)
     header = struct.pack('<HHIHH16s20s', version, 2, 0x81, 0, 0,
                          qe_vendor_id, bytes(20))
@@ -216,8 +227,9 @@ def make_quote(pki: Pki, version: int = 4, body: typing.Optional[bytes] = None,
         header += struct.pack('<HI', 3 if len(body) == 648 else 2, len(body))
     signed = header + body
     auth_data = bytes(range(32))
-    report = qe_report(pki, auth_data, isv_svn=qe_isv_svn,
-                       mr_signer=qe_mr_signer)
+    report = qe_report(pki, auth_data if qe_bound_auth_data is None
+                       else qe_bound_auth_data, isv_svn=qe_isv_svn,
+                       mr_signer=qe_mr_signer, binding_tail=qe_binding_tail)
     chain = pki.chain_der() if der_chain else pki.chain_pem() + b'\0'
     pck_data = struct.pack('<HI', 5, len(chain)) + chain
     qe_data = (report + raw_signature(pki.pck_key, report)

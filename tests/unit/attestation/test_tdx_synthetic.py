@@ -317,6 +317,37 @@ def test_min_tcb_and_mr_owner(pki):
                     policy=ok).status == 'affirming'
 
 
+@pytest.mark.parametrize('fields', [
+    {'qe_bound_auth_data': bytes(32)},  # another key, or other auth data
+    {'qe_binding_tail': b'\x01' + bytes(31)},  # REPORTDATA[32:] not zero
+])
+def test_qe_report_must_bind_the_attestation_key(pki, fields):
+    """A QE report signed by the PCK key vouches only for its own key."""
+    result = appraise(pki, fakes.make_quote(pki, **fields),
+                      fakes.collateral(pki))
+    assert not result.verified
+    assert 'QE report does not bind the attestation key' in result.reasons
+
+
+@pytest.mark.parametrize('policy, reason', [
+    ({'mr_owner': '56' * 48}, 'mr_owner'),
+    ({'mr_config_id': '45' * 48}, 'mr_config_id'),
+    ({'rtmrs': {'2': ('72' * 48,), '3': ('74' * 48,)}}, 'rtmr3'),
+    ({'rtmrs': {'4': ('74' * 48,)}}, 'policy names unknown RTMR 4'),
+])
+def test_instance_identity_and_rtmrs(pki, policy, reason):
+    """mrConfigId, mrOwner and RTMRs are compared with the policy."""
+    quote = fakes.make_quote(pki)
+    result = appraise(pki, quote, fakes.collateral(pki),
+                      policy=attestation.Policy(**policy))
+    assert result.verified and result.status == 'contraindicated'
+    assert any(reason in r for r in result.reasons), result.reasons
+    every = attestation.Policy(
+        rtmrs={str(i): ('%02x' % (0x70 + i) * 48,) for i in range(4)})
+    assert appraise(pki, quote, fakes.collateral(pki),
+                    policy=every).status == 'affirming'
+
+
 def test_signature_over_body_and_qe_binding(pki):
     quote = bytearray(fakes.make_quote(pki))
     quote[48 + 520] ^= 1  # REPORTDATA
