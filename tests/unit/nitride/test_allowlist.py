@@ -5,6 +5,7 @@ import uuid
 import pytest
 
 from buckypaper_os.nitride_service import allowlist
+from buckypaper_os.nitride_service import appraisal
 from buckypaper_os.nitride_service.db import api as db_api
 from buckypaper_os.nitride_service import decision
 from buckypaper_os.nitride_service import engine as engine_mod
@@ -108,6 +109,30 @@ def test_a_measurement_taken_off_the_list_no_longer_attests(listing, pki):
     last = db_api.audit_list(instance)[-1]
     assert (last['event'], last['decision']) == ('attest', 'refused')
     assert db_api.attestation_get_latest(instance) is None
+
+
+def test_only_the_listed_of_its_measurements_attest(listing, pki):
+    """An instance registered with two measurements, one later revoked."""
+    instance = str(uuid.uuid4())
+    listing(MEASUREMENT, OTHER).register(instance, PROJECT, 'sev-snp',
+                                         [MEASUREMENT, OTHER])
+    guest = guests.Guest(pki, instance, PROJECT)  # launched as MEASUREMENT
+    with pytest.raises(engine_mod.Refused) as exc:
+        _attest(listing(OTHER), guest)
+    assert any(r.startswith('measurement ') for r in exc.value.reasons), (
+        exc.value.reasons)
+    assert db_api.attestation_get_latest(instance)['status'] == (
+        'contraindicated')
+
+
+def test_the_allowlist_is_part_of_the_policy_id():
+    """Tokens appraised under another allowlist name another policy."""
+    ids = {appraisal.policy_id(None, None),
+           appraisal.policy_id(None, frozenset([MEASUREMENT])),
+           appraisal.policy_id(None, frozenset([OTHER])),
+           appraisal.policy_id({'allow_debug': False},
+                               frozenset([OTHER]))}
+    assert len(ids) == 4
 
 
 def test_a_bad_allowlist_stops_the_engine(listing):

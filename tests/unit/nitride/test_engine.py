@@ -193,6 +193,33 @@ def test_simulated_evidence_refused_when_simulation_is_off(
     assert any('not issued by the trusted ASK' in r for r in exc.reasons)
 
 
+def test_simulated_tickets_release_nothing_without_simulation(
+        engine, guest, nitride_conf, decision_key_file):
+    """A ticket of a simulated TEE, shown to a Nitride of real TEEs."""
+    ticket = _token(engine, guest)
+    nitride_conf.set_override('simulated_tee_trust_dir', None, 'nitride')
+    real = engine_mod.Engine(nitride_conf,
+                             decision_key=decision.load_private_key(
+                                 decision_key_file))
+    policy = {'instance': guest.instance_uuid}
+    assert engine.authorize_release(ticket, 's', PROJECT, policy,
+                                    CHALLENGE)['allowed']
+    answer = real.authorize_release(ticket, 's', PROJECT, policy, CHALLENGE)
+    assert answer['reasons'] == [
+        'attestation is simulated and simulation is not trusted']
+
+
+@pytest.mark.parametrize('size', [0, engine_mod.MAX_PUBLIC_KEY + 1])
+def test_tee_public_key_size(engine, guest, size):
+    nonce = engine_mod.b64decode(engine.challenge(guest.instance_uuid)[
+        'nonce'], 'nonce', 64)
+    report, certs = guest.evidence(nonce)
+    exc = _refused(engine.attest, guest.instance_uuid, nonce, report, certs,
+                   b'k' * size)
+    assert exc.code == 400
+    assert exc.reasons == ['tee_public_key must be 1..4096 bytes']
+
+
 @vectors.needs_vectors
 def test_no_reference_measurement_is_refused(engine):
     """With no reference, the evidence of any image would pass."""
@@ -226,6 +253,9 @@ def _token(engine, guest):
     ({'tee': 'tdx'}, PROJECT, 'secret requires TEE tdx, not sev-snp'),
     ({'min_tcb': {'snp': 99}}, PROJECT, 'below the secret\'s minimum 99'),
     ({}, 'project-b', 'secret belongs to another project'),
+    # A component the attestation does not report is not a pass.
+    ({'min_tcb': {'tee_tcb_svn_0': 0}}, PROJECT,
+     'TCB component tee_tcb_svn_0 is None'),
 ])
 def test_release_refusals(engine, guest, policy, project, reason):
     ticket = _token(engine, guest)

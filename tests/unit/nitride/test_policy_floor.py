@@ -73,6 +73,22 @@ def test_what_the_registration_fixes_stays():
         (MEASUREMENT,), '11' * 32, '22' * 64)
 
 
+def test_documents_cannot_override_the_registration():
+    """The registration's expectations win over every document.
+
+    Project, flavor and instance documents come over RPC.
+    """
+    fixed = {'measurements': [MEASUREMENT], 'host_data': '11' * 32,
+             'report_data': '22' * 64, 'mr_config_id': '33' * 48}
+    forged = {'measurements': ['ab' * 48], 'host_data': '44' * 32,
+              'report_data': '55' * 64, 'mr_config_id': '66' * 48}
+    policy, _ = appraisal.effective([forged, None, dict(forged)], fixed,
+                                    300)
+    assert (policy.measurements, policy.host_data, policy.report_data,
+            policy.mr_config_id) == ((MEASUREMENT,), '11' * 32, '22' * 64,
+                                     '33' * 48)
+
+
 @pytest.fixture
 def build(nitride_conf, decision_key_file, tmp_path):
     """An engine with an operator's policy file of ``document``."""

@@ -184,6 +184,54 @@ def test_issued_in_the_future_refused(ec_key):
         token.verify(signed, keys, leeway=5, now=NOW - 6)
 
 
+def _es384(key, header, claims):
+    """A compact JWS of ``claims`` validly signed under ``header``."""
+    protected = _b64json(dict(header, alg='ES384',
+                              kid=jwk.thumbprint(key.public_key())))
+    payload = jwk.b64url_encode(token._json_bytes(claims))
+    r, s = utils.decode_dss_signature(key.sign(
+        ('%s.%s' % (protected, payload)).encode(), ec.ECDSA(hashes.SHA384())))
+    return '%s.%s.%s' % (protected, payload, jwk.b64url_encode(
+        r.to_bytes(48, 'big') + s.to_bytes(48, 'big')))
+
+
+@pytest.mark.parametrize('change, reason', [
+    ({'eat_profile': 'tag:example.com,2023:other'}, 'eat_profile is not'),
+    ({'eat_profile': None}, 'eat_profile is not'),
+    ({'iat': str(NOW)}, 'iat is not an integer'),
+    ({'exp': float(NOW + 300)}, 'exp is not an integer'),
+    ({'exp': True}, 'exp is not an integer'),
+    ({'jti': ''}, 'token has no jti'),
+    ({'jti': 7}, 'token has no jti'),
+    ({'submods': {}}, 'token has no submods'),
+    ({'submods': ['sev-snp']}, 'token has no submods'),
+])
+def test_signed_tokens_with_bad_claims_refused(ec_key, change, reason):
+    """A validly signed token with a malformed claim is refused."""
+    claims = dict(_issue(token.Signer(ec_key)).claims, **change)
+    signed = token.Signer(ec_key).sign(claims)
+    with pytest.raises(token.TokenError, match=reason):
+        token.verify(signed, [ec_key.public_key()], now=NOW)
+
+
+def test_critical_header_refused(ec_key):
+    claims = _issue(token.Signer(ec_key)).claims
+    keys = [ec_key.public_key()]
+    assert token.verify(_es384(ec_key, {}, claims), keys, now=NOW)
+    with pytest.raises(token.TokenError, match='critical header'):
+        token.verify(_es384(ec_key, {'crit': ['exp'], 'exp': 1}, claims),
+                     keys, now=NOW)
+
+
+def test_two_signatures_of_one_algorithm_refused(ec_key):
+    protected, payload, signature = _issue(
+        token.Signer(ec_key)).token.split('.')
+    entry = {'protected': protected, 'signature': signature}
+    twice = json.dumps({'payload': payload, 'signatures': [entry, entry]})
+    with pytest.raises(token.TokenError, match='two ES384 signatures'):
+        token.verify(twice, [ec_key.public_key()], now=NOW)
+
+
 def test_garbage_refused(ec_key):
     for garbage in ('', 'a.b', 'a.b.c', '{"payload": "x"}', '{', None):
         with pytest.raises(token.TokenError):

@@ -224,13 +224,36 @@ ATTACKER = base64.b64encode(
     lambda f: {'ticket': 'another ticket'},
     lambda f: {'secret_ref': 'another-secret'},
     lambda f: {'project_id': 'project-b'},
+    lambda f: {'instance_uuid': '0b5d6c8e-3a4f-4e21-9d7c-5f6a7b8c9d0e'},
     # Decided on a weaker policy than the secret's.
     lambda f: {'release_policy': {'project': PROJECT}},
     # Signed for the attacker's key, while the answer names the guest's.
     lambda f: {'tee_public_key': ATTACKER},
-], ids=['challenge', 'ticket', 'secret', 'project', 'policy', 'tee-key'])
+], ids=['challenge', 'ticket', 'secret', 'project', 'instance', 'policy',
+        'tee-key'])
 def test_yes_signed_over_something_else(vault, lie):
     assert 'not signed by a pinned Nitride key' in _forged(vault, lie=lie)
+
+
+def test_signed_yes_replayed(vault):
+    """A genuine yes, captured on the bus, answers no later call."""
+    meta = vault.store_secret(dto())
+    pair = sealing.TeeKeyPair()
+    vault._nitride.answer = allowed(pair)
+    signed = vault._nitride.authorize_release
+    captured = []
+
+    def record(*args):
+        captured.append(signed(*args))
+        return captured[-1]
+
+    vault._nitride.authorize_release = record
+    request = dict(meta, trans_wrapped_session_key=TICKET)
+    assert pair.open(base64.b64decode(vault.get_secret(
+        'symmetric', dict(request)).secret), INSTANCE, SECRET) == KEY
+    vault._nitride.authorize_release = lambda *args: captured[0]
+    with pytest.raises(store_mod.Refused, match='not signed'):
+        vault.get_secret('symmetric', dict(request))
 
 
 def test_signed_yes_redirected_to_another_key(vault):
