@@ -50,12 +50,13 @@ def _name(cn: str) -> x509.Name:
 
 def make_cert(subject: str, key, issuer: str, issuer_key, serial: int,
               extensions: typing.Sequence[x509.ExtensionType] = (),
-              not_before: datetime.datetime = NOT_BEFORE, ca: bool = False
+              not_before: datetime.datetime = NOT_BEFORE, ca: bool = False,
+              not_after: datetime.datetime = NOT_AFTER
               ) -> x509.Certificate:
     """A certificate with AMD-style names, signed the way AMD signs."""
     return certificates.certificate(
         _name(subject), key.public_key(), _name(issuer), issuer_key,
-        serial=serial, not_before=not_before, not_after=NOT_AFTER,
+        serial=serial, not_before=not_before, not_after=not_after,
         extensions=extensions, ca=ca)
 
 
@@ -108,12 +109,14 @@ class FakeAmd:
                          x509util.common_name(a.issuer(kind)), issuer_key,
                          serial, exts)
 
-    def crl(self, product: str, revoked: typing.Sequence[int] = ()
+    def crl(self, product: str, revoked: typing.Sequence[int] = (),
+            last_update: datetime.datetime = NOT_BEFORE,
+            next_update: datetime.datetime = NOT_AFTER
             ) -> x509.CertificateRevocationList:
         """A KDS-like CRL signed by the ARK, revoking ``revoked`` serials."""
         builder = (x509.CertificateRevocationListBuilder()
                    .issuer_name(_name('ARK-' + product))
-                   .last_update(NOT_BEFORE).next_update(NOT_AFTER))
+                   .last_update(last_update).next_update(next_update))
         for serial in revoked:
             builder = builder.add_revoked_certificate(
                 x509.RevokedCertificateBuilder().serial_number(serial)

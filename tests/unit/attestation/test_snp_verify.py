@@ -127,6 +127,75 @@ def test_revoked_by_crl(amd, snp, key):
     assert 'SEV-VCEK is revoked' in result.reasons
 
 
+def _crl(crl):
+    return collateral_dir.MemoryCollateral(
+        {'crl.der': crl.public_bytes(serialization.Encoding.DER)})
+
+
+def test_crl_revoking_the_ask(amd, snp, key):
+    """Serial 2 is the fake ASK's: every VCEK under it falls with it."""
+    result = appraise(snp, fakes.report(key, abi.MILAN),
+                      vcek_certs(amd, key, abi.MILAN),
+                      _crl(amd.crl(abi.MILAN, revoked=[2])))
+    assert not result.verified
+    assert 'SEV-Milan is revoked' in result.reasons
+
+
+@pytest.mark.parametrize('last_update, next_update, reason', [
+    (fakes.NOT_BEFORE, fakes.AT.replace(month=1, day=1, year=2024),
+     'AMD KDS CRL expired'),
+    (fakes.AT.replace(year=2026), fakes.NOT_AFTER,
+     'AMD KDS CRL not yet valid'),
+])
+def test_crl_outside_its_validity_is_stale(amd, snp, key, last_update,
+                                           next_update, reason):
+    result = appraise(snp, fakes.report(key, abi.MILAN),
+                      vcek_certs(amd, key, abi.MILAN),
+                      _crl(amd.crl(abi.MILAN, last_update=last_update,
+                                   next_update=next_update)))
+    assert result.verified and result.status == 'contraindicated'
+    assert any(r.startswith(reason) for r in result.reasons), result.reasons
+
+
+def _anchors_plugin(amd, **anchors):
+    """An SNP plugin whose Milan anchors are ``amd``'s but ``anchors``."""
+    base = amd.anchors(abi.MILAN)
+    fields = {'ark': base.ark, 'ask': base.ask, 'asvk': base.asvk}
+    fields.update(anchors)
+    return snp_tee.SNP(trust=trust.TrustStore(
+        {abi.MILAN: trust.Anchors(**fields)}))
+
+
+def test_expired_ask_is_stale(amd, key):
+    ask = fakes.make_cert('SEV-Milan', amd.ask_key, 'ARK-Milan',
+                          amd.ark_key, 2, ca=True,
+                          not_after=fakes.AT.replace(year=2024))
+    result = appraise(_anchors_plugin(amd, ask=ask),
+                      fakes.report(key, abi.MILAN),
+                      [fakes.pem(amd.signing_cert(key, abi.MILAN))])
+    assert result.verified and result.status == 'contraindicated'
+    assert any(r.startswith('SEV-Milan expired') for r in result.reasons)
+
+
+def test_pinned_anchors_must_chain(amd, key):
+    """A trust store with a foreign ASK or ARK verifies nothing."""
+    other = fakes.FakeAmd('other')
+    foreign_ask = appraise(
+        _anchors_plugin(amd, ask=other.anchors(abi.MILAN).ask),
+        fakes.report(key, abi.MILAN),
+        [fakes.pem(other.signing_cert(key, abi.MILAN))])
+    assert not foreign_ask.verified
+    assert ('the ASK SEV-Milan is not signed by the ARK ARK-Milan'
+            in foreign_ask.reasons)
+    ark = fakes.make_cert('ARK-Milan', amd.ark_key, 'ARK-Milan',
+                          other.ark_key, 1, ca=True)
+    unsigned_ark = appraise(_anchors_plugin(amd, ark=ark),
+                            fakes.report(key, abi.MILAN),
+                            vcek_certs(amd, key, abi.MILAN))
+    assert not unsigned_ark.verified
+    assert 'the ARK ARK-Milan is not self-signed' in unsigned_ark.reasons
+
+
 def test_crl_revoking_other_serials(amd, snp, key):
     evidence = fakes.report(key, abi.MILAN)
     crl = amd.crl(abi.MILAN, revoked=[7])
