@@ -57,9 +57,12 @@ def _name(cn: str) -> x509.Name:
 
 def _cert(cn: str, key, issuer_cn: str, issuer_key, ca: bool,
           extensions=(), path_length: typing.Optional[int] = None,
-          key_usage: bool = True, crl_sign: bool = True
-          ) -> x509.Certificate:
-    """Intel-style: CAs sign certificates and CRLs, end entities sign."""
+          key_usage: bool = True, crl_sign: bool = True,
+          signs: bool = True) -> x509.Certificate:
+    """Intel-style: CAs sign certificates and CRLs, end entities sign.
+
+    ``signs``: an end entity's digitalSignature bit.
+    """
     builder = (x509.CertificateBuilder()
                .subject_name(_name(cn)).issuer_name(_name(issuer_cn))
                .public_key(key.public_key())
@@ -70,7 +73,7 @@ def _cert(cn: str, key, issuer_cn: str, issuer_key, ca: bool,
                    critical=True))
     if key_usage:
         builder = builder.add_extension(x509.KeyUsage(
-            digital_signature=not ca, content_commitment=not ca,
+            digital_signature=not ca and signs, content_commitment=not ca,
             key_encipherment=False, data_encipherment=False,
             key_agreement=False, key_cert_sign=ca,
             crl_sign=ca and crl_sign,
@@ -142,12 +145,13 @@ def make_pki(fmspc: bytes = FMSPC, sgx_tcb: typing.Tuple[int, ...] = SGX_TCB,
              pck_cn: str = 'Intel SGX PCK Certificate',
              pck_is_ca: bool = False, tcb_signer_is_ca: bool = False,
              root_path_length: int = 1,
-             ca_key_usage: bool = True, ca_crl_sign: bool = True) -> Pki:
+             ca_key_usage: bool = True, ca_crl_sign: bool = True,
+             pck_signs: bool = True) -> Pki:
     """A PKI whose PCK certificate carries the given platform TCB.
 
-    The other arguments make it deviate from Intel's: the PCK leaf's CN
-    and CA flag, the TCB signer's CA flag, the root's path length, the PCK
-    CA's key usage.
+    The other arguments make it deviate from Intel's: the PCK leaf's CN,
+    CA flag and digitalSignature bit, the TCB signer's CA flag, the root's
+    path length, the PCK CA's key usage.
     """
     root_key, ca_key, pck_key, tcb_key = _key(), _key(), _key(), _key()
     root = _cert('Intel SGX Root CA', root_key, 'Intel SGX Root CA',
@@ -159,7 +163,7 @@ def make_pki(fmspc: bytes = FMSPC, sgx_tcb: typing.Tuple[int, ...] = SGX_TCB,
         x509.ObjectIdentifier(SGX_OID),
         sgx_extension(fmspc=fmspc, sgx_tcb=sgx_tcb, pce_svn=pce_svn))
     pck = _cert(pck_cn, pck_key, 'Intel SGX PCK Platform CA', ca_key,
-                pck_is_ca, (ext,))
+                pck_is_ca, (ext,), signs=pck_signs)
     tcb_signer = _cert(tcb_signer_cn, tcb_key, 'Intel SGX Root CA',
                        root_key, tcb_signer_is_ca)
     return Pki(root_key, root, ca_key, ca, pck_key, pck, tcb_key,

@@ -73,6 +73,39 @@ def test_tampered_tcb_info(pki):
     assert 'TCB Info signature does not verify' in result.reasons
 
 
+def test_forged_root_ca_crl(pki):
+    """A root CA CRL the root did not sign could hide a revocation."""
+    files = fakes.collateral_files(pki)
+    files['root_ca_crl.der'] = fakes.crl(pki.root, fakes.make_pki().ca_key)
+    result = appraise(pki, fakes.make_quote(pki),
+                      collateral_dir.MemoryCollateral(files))
+    assert not result.verified
+    assert 'root CA CRL is not signed by the root CA' in result.reasons
+
+
+def test_revoked_tcb_signing_certificate(pki):
+    """It signs both TCB Info and the QE Identity."""
+    files = fakes.collateral_files(pki)
+    files['root_ca_crl.der'] = fakes.crl(pki.root, pki.root_key,
+                                         [pki.tcb_signer])
+    result = appraise(pki, fakes.make_quote(pki),
+                      collateral_dir.MemoryCollateral(files))
+    assert not result.verified
+    assert 'Intel SGX TCB Signing is revoked' in result.reasons
+
+
+@pytest.mark.parametrize('overrides, reason', [
+    ({'pceId': '0100'}, 'TCB Info is for another PCE ID'),
+    ({'id': 'SGX'}, 'TCB Info is not TDX TCB Info version 3'),
+    ({'version': 2}, 'TCB Info is not TDX TCB Info version 3'),
+])
+def test_tcb_info_of_another_kind(pki, overrides, reason):
+    result = appraise(pki, fakes.make_quote(pki), fakes.collateral(
+        pki, tcb=fakes.tcb_info(**overrides)))
+    assert reason in result.reasons, result.reasons
+    assert result.status != 'affirming'
+
+
 def test_tcb_info_signed_by_wrong_certificate():
     pki = fakes.make_pki(tcb_signer_cn='Intel SGX PCK Platform CA 2')
     result = appraise(pki, fakes.make_quote(pki), fakes.collateral(pki))
@@ -152,6 +185,7 @@ def test_quote_of_another_qe_vendor(pki):
     ({'pck_cn': 'Not a PCK'},
      'PCK certificate is not an SGX PCK Certificate'),
     ({'pck_is_ca': True}, 'PCK certificate is not a signing end entity'),
+    ({'pck_signs': False}, 'PCK certificate is not a signing end entity'),
     ({'ca_key_usage': False},
      'Intel SGX PCK Certificate is not issued by Intel SGX PCK Platform CA'),
     ({'root_path_length': 0},

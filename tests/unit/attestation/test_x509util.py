@@ -2,6 +2,9 @@
 
 import datetime
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography import x509
 import pytest
@@ -9,6 +12,7 @@ import pytest
 from buckypaper_os.attestation import errors
 from buckypaper_os.attestation import roots
 from buckypaper_os.attestation import x509util
+from tests.unit.attestation import tdx_fakes
 from tests import vectors
 
 
@@ -84,3 +88,37 @@ def test_crl_without_next_update_is_stale():
     at = datetime.datetime(2025, 1, 2, tzinfo=datetime.timezone.utc)
     assert x509util.stale_crl(Crl(), 'ARK CRL', at) == \
         'ARK CRL has no nextUpdate'
+
+
+def test_only_rsa_and_ec_keys_verify():
+    """An issuer key of another kind verifies nothing, whatever it is."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    data = b'tbs'
+    assert not x509util.verify_signature(key.public_key(), key.sign(data),
+                                         data, None, None)
+
+
+def test_a_valid_signature_under_another_name_is_not_issuance():
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = tdx_fakes._cert('CA one', ca_key, 'CA one', ca_key, True)
+    child = tdx_fakes._cert('leaf', ec.generate_private_key(ec.SECP256R1()),
+                            'CA two', ca_key, False)
+    assert ca.public_key().verify(
+        child.signature, child.tbs_certificate_bytes,
+        ec.ECDSA(child.signature_hash_algorithm)) is None
+    assert not x509util.signed_by(child, ca)
+    crl = (x509.CertificateRevocationListBuilder()
+           .issuer_name(child.issuer)
+           .last_update(tdx_fakes.NOT_BEFORE)
+           .next_update(tdx_fakes.NOT_AFTER)
+           .sign(ca_key, hashes.SHA256()))
+    assert crl.is_signature_valid(ca.public_key())
+    assert not x509util.crl_signed_by(crl, ca)
+
+
+def test_validity_ends_at_not_after():
+    cert = roots.amd('ark', 'Milan')
+    end = cert.not_valid_after_utc
+    assert x509util.stale_certificate(cert, end) is None
+    assert 'expired' in x509util.stale_certificate(
+        cert, end + datetime.timedelta(seconds=1))

@@ -52,3 +52,12 @@ def test_secret_aad_binds_identity_and_policy():
     assert base != envelope.secret_aad('id', 'p2', {'instance': 'i'})
     assert base != envelope.secret_aad('id', 'p', {'instance': 'j'})
     assert base != envelope.secret_aad('id', 'p', None)
+
+
+def test_wrapped_dek_of_the_wrong_size_refused():
+    """A KEK-sealed blob that is not a 32-byte key is no DEK."""
+    kek = envelope.new_key()
+    wrapped = envelope.seal(kek, bytes(16), envelope.dek_aad('project-a',
+                                                             'k1'))
+    with pytest.raises(envelope.EnvelopeError, match='wrong size'):
+        envelope.unwrap_dek(kek, 'k1', 'project-a', wrapped)

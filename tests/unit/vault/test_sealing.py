@@ -69,3 +69,12 @@ def test_loaded_key_reused_and_bad_key_refused_each_time(pair):
     for _ in range(2):
         with pytest.raises(sealing.SealingError):
             sealing.load_public_key(wire[:-1])
+
+
+def test_info_known_answer():
+    """The HPKE info the enclaivelet must build too, byte for byte."""
+    assert sealing.info(sealing.MLKEM768_X25519, 'inst', 'sec') == (
+        b'buckypaper-vault-release-v1\x00\x01\x01'
+        b'{"instance":"inst","secret":"sec"}')
+    assert sealing.info(sealing.P384, 'inst', 'sec')[28:30] == bytes(
+        [1, sealing.P384])

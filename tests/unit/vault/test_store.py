@@ -352,6 +352,19 @@ def test_bad_policies_refused_at_store(vault, metadata):
         vault.store_secret(dto())
 
 
+def test_store_needs_a_project_and_a_plain_payload(vault):
+    context_mod.RequestContext(project_id=None)
+    with pytest.raises(store_mod.Refused, match='no project'):
+        vault.store_secret(dto())
+    context_mod.RequestContext(project_id=PROJECT)
+    wrapped = store_mod.ss.SecretDTO('symmetric', base64.b64encode(KEY),
+                                     store_mod.ss.KeySpec(),
+                                     'application/octet-stream',
+                                     transport_key='a transport key')
+    with pytest.raises(store_mod.BadPolicy, match='transport-wrapped'):
+        vault.store_secret(wrapped)
+
+
 def test_bound_secrets_are_binary(vault):
     """A sealed release is bytes: a text secret cannot be bound."""
     with pytest.raises(store_mod.BadPolicy, match='must be binary'):
