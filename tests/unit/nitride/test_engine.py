@@ -425,6 +425,18 @@ def test_release_refused_for_an_unrecorded_ticket(engine, guest):
     assert answer['reasons'] == ['no attestation recorded for this ticket']
 
 
+def test_release_refused_for_a_ticket_moved_to_another_instance(
+        engine, guest):
+    """A recorded jti, re-signed for another instance (a key leak)."""
+    claims = engine.verify_ticket(_token(engine, guest))
+    other = _instance()
+    _register(engine, other)
+    moved = engine.signer.sign(dict(claims, **{token.INSTANCE: other}))
+    answer = engine.authorize_release(moved, 's', PROJECT,
+                                      {'instance': other}, CHALLENGE)
+    assert answer['reasons'] == ['no attestation recorded for this ticket']
+
+
 def test_release_refused_after_the_instance_is_removed(engine, guest):
     ticket = _token(engine, guest)
     assert engine.remove(guest.instance_uuid)

@@ -73,6 +73,14 @@ def test_what_the_registration_fixes_stays():
         (MEASUREMENT,), '11' * 32, '22' * 64)
 
 
+@pytest.mark.parametrize('lifetime', [0, appraisal.MAX_TOKEN_LIFETIME + 1,
+                                      True, 1.5])
+def test_token_lifetime_is_bounded(lifetime):
+    with pytest.raises(appraisal.PolicyError, match='token_lifetime'):
+        appraisal.validate({'token_lifetime': lifetime})
+    assert appraisal.validate({'token_lifetime': 1})
+
+
 def test_documents_cannot_override_the_registration():
     """The registration's expectations win over every document.
 
