@@ -92,9 +92,8 @@ def plain_reads(vault, count: int, pool: int, meter: storm.Meter,
 
     def read(index: int) -> None:
         begin = time.perf_counter()
-        got = barbican.request(
-            'GET', '/v1/secrets/%s/payload' % secrets[index % len(secrets)],
-            flow.TENANT, accept=accept)
+        got = barbican.payload(secrets[index % len(secrets)], flow.TENANT,
+                               accept=accept)
         latencies.append(time.perf_counter() - begin)
         assert got == values[index % len(values)]
 

@@ -284,12 +284,18 @@ class Barbican:
 
     def payload(self, secret: str, headers: dict,
                 ticket: typing.Optional[str] = None,
-                transport_key_id: typing.Optional[str] = None) -> bytes:
+                transport_key_id: typing.Optional[str] = None,
+                accept: typing.Optional[str] = None) -> bytes:
+        """A payload read; with a ticket, as Nitride's relay makes it.
+
+        ``accept`` defaults to the relay's with a ticket, else the
+        client's.
+        """
         path = '/v1/secrets/%s/payload' % secret
-        accept = CLIENT_ACCEPT
-        if ticket is not None:  # as Nitride's relay
+        if ticket is not None:
             path += '?' + urllib.parse.urlencode({
                 'trans_wrapped_session_key': ticket,
                 'transport_key_id': transport_key_id})
-            accept = RELEASE_ACCEPT
+        if accept is None:
+            accept = RELEASE_ACCEPT if ticket is not None else CLIENT_ACCEPT
         return self.request('GET', path, headers, accept=accept)
