@@ -63,35 +63,25 @@ def test_revoked_pck_certificate(pki):
     assert 'Intel SGX PCK Certificate is revoked' in result.reasons
 
 
-def test_tampered_tcb_info(pki):
+@pytest.mark.parametrize('name, replace, reason', [
+    ('tcb_info.json', lambda pki, data: data.replace(
+        b'"tcbEvaluationDataNumber": 17', b'"tcbEvaluationDataNumber": 19'),
+     'TCB Info signature does not verify'),
+    # Signed by the PCK CA, not the root: it could hide a revocation.
+    ('root_ca_crl.der', lambda pki, data: fakes.crl(pki.root, pki.ca_key),
+     'root CA CRL is not signed by the root CA'),
+    # The TCB signer signs both TCB Info and the QE Identity.
+    ('root_ca_crl.der', lambda pki, data: fakes.crl(
+        pki.root, pki.root_key, [pki.tcb_signer]),
+     'Intel SGX TCB Signing is revoked'),
+], ids=['tampered-tcb-info', 'forged-root-crl', 'revoked-tcb-signer'])
+def test_bad_collateral_file(pki, name, replace, reason):
     files = fakes.collateral_files(pki)
-    files['tcb_info.json'] = files['tcb_info.json'].replace(
-        b'"tcbEvaluationDataNumber": 17', b'"tcbEvaluationDataNumber": 19')
+    files[name] = replace(pki, files[name])
     result = appraise(pki, fakes.make_quote(pki),
                       collateral_dir.MemoryCollateral(files))
     assert not result.verified
-    assert 'TCB Info signature does not verify' in result.reasons
-
-
-def test_forged_root_ca_crl(pki):
-    """A root CA CRL the root did not sign could hide a revocation."""
-    files = fakes.collateral_files(pki)
-    files['root_ca_crl.der'] = fakes.crl(pki.root, fakes.make_pki().ca_key)
-    result = appraise(pki, fakes.make_quote(pki),
-                      collateral_dir.MemoryCollateral(files))
-    assert not result.verified
-    assert 'root CA CRL is not signed by the root CA' in result.reasons
-
-
-def test_revoked_tcb_signing_certificate(pki):
-    """It signs both TCB Info and the QE Identity."""
-    files = fakes.collateral_files(pki)
-    files['root_ca_crl.der'] = fakes.crl(pki.root, pki.root_key,
-                                         [pki.tcb_signer])
-    result = appraise(pki, fakes.make_quote(pki),
-                      collateral_dir.MemoryCollateral(files))
-    assert not result.verified
-    assert 'Intel SGX TCB Signing is revoked' in result.reasons
+    assert reason in result.reasons
 
 
 @pytest.mark.parametrize('overrides, reason', [
